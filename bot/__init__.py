@@ -1,0 +1,1 @@
+"""zoombot: create Zoom sub accounts from Slack after a human approval."""
