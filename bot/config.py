@@ -1,0 +1,160 @@
+"""Settings: one validated object built at start and passed down; nothing else reads os.environ."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.errors import ConfigurationError
+
+_ALLOWLIST_ENTRY = re.compile(r"^(?:[UWS][A-Z0-9]+|[^@\s,]+@[^@\s,]+\.[^@\s,]+)$")
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]+$")
+_REACTION_NAME = re.compile(r"^[a-z0-9_+\-']+$")
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept Heroku-style `postgres://` and plain `postgresql://`; both mean psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class DatabaseSettings(BaseSettings):
+    """The database settings alone, so Alembic can run without Slack or Zoom secrets."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///zoombot.db"
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalize(cls, value: str) -> str:
+        return normalize_database_url(value.strip())
+
+
+def _split_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(DatabaseSettings):
+    """Every setting of CONTRACT.md, validated."""
+
+    slack_bot_token: SecretStr
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+
+    zoom_account_id: str
+    zoom_client_id: str
+    zoom_client_secret: SecretStr
+    zoom_api_url: str = "https://api.zoom.us/v2"
+    zoom_oauth_url: str = "https://zoom.us/oauth/token"
+    zoom_timeout_seconds: float = Field(default=15.0, gt=0)
+
+    requester_allowlist: Annotated[list[str], NoDecode]
+    approver_allowlist: Annotated[list[str], NoDecode]
+    approval_channel: str | None = None
+    required_approvals: int = Field(default=1, ge=0, le=10)
+    approve_reaction: str = "white_check_mark"
+    reject_reaction: str = "x"
+    slash_command: str = "/zoom-subaccount"
+    require_reason: bool = True
+    approval_ttl_hours: float = Field(default=24.0, gt=0)
+
+    password_encryption_key: SecretStr | None = None
+    password_key_file: str | None = None
+    auto_migrate: bool = True
+    directory_cache_seconds: float = Field(default=300.0, ge=0)
+    port: int = Field(default=3000, ge=1, le=65535)
+    log_level: str = "INFO"
+
+    @field_validator("requester_allowlist", "approver_allowlist", mode="before")
+    @classmethod
+    def _parse_allowlist(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("requester_allowlist", "approver_allowlist")
+    @classmethod
+    def _check_allowlist(cls, entries: list[str]) -> list[str]:
+        if not entries:
+            raise ValueError("must name at least one Slack user ID, user-group ID or email")
+        bad = [entry for entry in entries if not _ALLOWLIST_ENTRY.match(entry)]
+        if bad:
+            raise ValueError(f"not a Slack user ID (U…/W…), user-group ID (S…) or email: {bad}")
+        return entries
+
+    @field_validator("approval_channel")
+    @classmethod
+    def _check_channel(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not _CHANNEL_ID.match(value):
+            raise ValueError("must be a Slack channel ID such as C0123ABCD")
+        return value
+
+    @field_validator("approve_reaction", "reject_reaction")
+    @classmethod
+    def _check_reaction(cls, value: str) -> str:
+        name = value.strip().strip(":")
+        if not _REACTION_NAME.match(name):
+            raise ValueError("must be a reaction name such as white_check_mark")
+        return name
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _check_bot_token(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith("xoxb-"):
+            raise ValueError("must be a bot token starting with xoxb-")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _check_app_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("must be an app-level token starting with xapp-")
+        return value
+
+    @field_validator("slash_command")
+    @classmethod
+    def _check_command(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with /")
+        return value
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Build Settings from the environment (and .env), raising ConfigurationError per problem."""
+    try:
+        settings = Settings(**dict(overrides or {}))
+    except ValidationError as exc:
+        raise ConfigurationError(_describe(exc)) from None
+    if not settings.socket_mode and settings.slack_signing_secret is None:
+        raise ConfigurationError(["SLACK_SIGNING_SECRET: required unless SLACK_APP_TOKEN is set"])
+    return settings
+
+
+def _describe(exc: ValidationError) -> list[str]:
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        variable = str(error["loc"][0]).upper() if error["loc"] else "SETTINGS"
+        message = "required" if error["type"] == "missing" else error["msg"]
+        message = message.removeprefix("Value error, ")
+        problems.append(f"{variable}: {message}")
+    return problems

@@ -1,0 +1,134 @@
+"""The audit tables of CONTRACT.md: one row per request, one row per step, one per approval."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the zone otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; the audit log stores UTC only")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class RequestStatus(enum.StrEnum):
+    DENIED = "denied"
+    PENDING_APPROVAL = "pending_approval"
+    REJECTED = "rejected"
+    PROVISIONING = "provisioning"
+    CREATED = "created"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    UNKNOWN = "unknown"
+
+
+DECIDED_STATUSES = frozenset(RequestStatus) - {RequestStatus.PENDING_APPROVAL}
+
+# Stable constraint names so Alembic autogenerate and `alembic check` agree on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class SubaccountRequest(Base):
+    __tablename__ = "subaccount_requests"
+    __table_args__ = (Index("ix_requests_approval_message", "approval_channel_id", "approval_ts"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    requester_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    first_name: Mapped[str | None] = mapped_column(String(64))
+    last_name: Mapped[str | None] = mapped_column(String(64))
+    email: Mapped[str | None] = mapped_column(String(128))
+    account_name: Mapped[str | None] = mapped_column(String(64))
+    sub_reseller_id: Mapped[str | None] = mapped_column(String(128))
+    options: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(Text)
+    # Fernet token of the sub-account password; NULL once the Zoom call is done.
+    password_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    password_generated: Mapped[bool] = mapped_column(default=False)
+    approval_channel_id: Mapped[str | None] = mapped_column(String(32))
+    approval_ts: Mapped[str | None] = mapped_column(String(32))
+    approver_id: Mapped[str | None] = mapped_column(String(32))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    zoom_http_status: Mapped[int | None] = mapped_column(Integer)
+    zoom_error_code: Mapped[int | None] = mapped_column(Integer)
+    zoom_error_message: Mapped[str | None] = mapped_column(Text)
+    zoom_account_id: Mapped[str | None] = mapped_column(String(64))
+    zoom_owner_id: Mapped[str | None] = mapped_column(String(64))
+    zoom_owner_email: Mapped[str | None] = mapped_column(String(128))
+    zoom_created_at: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class RequestEvent(Base):
+    __tablename__ = "request_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # NULL for steps not tied to a request (a reaction on a message that is not one).
+    request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subaccount_requests.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[str | None] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(48))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class RequestApproval(Base):
+    """One row per distinct approver; the unique key makes a duplicated event harmless."""
+
+    __tablename__ = "request_approvals"
+    __table_args__ = (UniqueConstraint("request_id", "approver_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("subaccount_requests.id", ondelete="CASCADE"), index=True
+    )
+    approver_id: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

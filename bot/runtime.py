@@ -1,0 +1,146 @@
+"""Composition root: settings → engine → migrations → clients → flows → Bolt app → WSGI app."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+from slack_bolt import App
+from slack_sdk import WebClient
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+
+from bot.background import BackgroundTasks
+from bot.config import Settings
+from bot.db.migrate import upgrade_to_head
+from bot.db.session import make_engine, make_session_factory
+from bot.flows import Flows, FlowSettings
+from bot.passwords import PasswordVault, load_or_create_key
+from bot.policy import AccessPolicy, Allowlist
+from bot.redaction import install_log_redaction, register_secret
+from bot.slack.app import create_app
+from bot.slack.blocks import ApprovalSettings
+from bot.slack.directory import SlackDirectory
+from bot.slack.notifier import Notifier
+from bot.web import WSGIApp, make_wsgi_app
+from bot.zoom.auth import ZoomServerToServerAuth
+from bot.zoom.client import ZoomClient
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    tasks: BackgroundTasks
+    flows: Flows
+    bolt: App
+    wsgi: WSGIApp
+    zoom: ZoomClient
+
+    def close(self, *, wait: bool = True) -> None:
+        self.tasks.shutdown(wait=wait)
+        self.zoom.close()
+        self.engine.dispose()
+
+
+def protect_secrets(settings: Settings) -> None:
+    install_log_redaction()
+    for secret in (
+        settings.slack_bot_token,
+        settings.slack_signing_secret,
+        settings.slack_app_token,
+        settings.zoom_client_secret,
+        settings.password_encryption_key,
+    ):
+        register_secret(secret.get_secret_value() if secret is not None else None)
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    protect_secrets(settings)
+    engine = make_engine(settings.database_url)
+    if settings.auto_migrate:
+        upgrade_to_head(engine)
+    slack = WebClient(
+        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
+    )
+    bot_user_id = str(slack.auth_test().get("user_id") or "") or None
+    zoom = build_zoom_client(settings)
+    tasks = BackgroundTasks()
+    flows = Flows(
+        settings=flow_settings(settings),
+        sessions=make_session_factory(engine),
+        policy=build_policy(settings, slack),
+        notifier=Notifier(slack, approval=approval_settings(settings)),
+        zoom=zoom,
+        vault=PasswordVault(encryption_key(settings)),
+        tasks=tasks,
+        bot_user_id=bot_user_id,
+    )
+    secret = settings.slack_signing_secret
+    bolt = create_app(
+        client=slack,
+        signing_secret=secret.get_secret_value() if secret else None,
+        flows=flows,
+        tasks=tasks,
+    )
+    return Runtime(settings, engine, tasks, flows, bolt, make_wsgi_app(bolt, engine), zoom)
+
+
+def build_zoom_client(settings: Settings) -> ZoomClient:
+    timeout = httpx.Timeout(settings.zoom_timeout_seconds, connect=5.0)
+    auth = ZoomServerToServerAuth(
+        account_id=settings.zoom_account_id,
+        client_id=settings.zoom_client_id,
+        client_secret=settings.zoom_client_secret.get_secret_value(),
+        oauth_url=settings.zoom_oauth_url,
+        token_client=httpx.Client(timeout=timeout),
+    )
+    return ZoomClient(api_url=settings.zoom_api_url, auth=auth, timeout=timeout)
+
+
+def build_policy(settings: Settings, slack: WebClient) -> AccessPolicy:
+    return AccessPolicy(
+        requesters=Allowlist.parse(settings.requester_allowlist),
+        approvers=Allowlist.parse(settings.approver_allowlist),
+        directory=SlackDirectory(slack, cache_seconds=settings.directory_cache_seconds),
+    )
+
+
+def flow_settings(settings: Settings) -> FlowSettings:
+    return FlowSettings(
+        approval_channel=settings.approval_channel,
+        required_approvals=settings.required_approvals,
+        approval_ttl=timedelta(hours=settings.approval_ttl_hours),
+        require_reason=settings.require_reason,
+        approve_reaction=settings.approve_reaction,
+        reject_reaction=settings.reject_reaction,
+        slash_command=settings.slash_command,
+    )
+
+
+def approval_settings(settings: Settings) -> ApprovalSettings:
+    return ApprovalSettings(
+        required_approvals=settings.required_approvals,
+        approve_reaction=settings.approve_reaction,
+        reject_reaction=settings.reject_reaction,
+    )
+
+
+def encryption_key(settings: Settings) -> bytes:
+    if settings.password_encryption_key is not None:
+        return settings.password_encryption_key.get_secret_value().encode()
+    return load_or_create_key(key_file_path(settings))
+
+
+def key_file_path(settings: Settings) -> Path:
+    if settings.password_key_file:
+        return Path(settings.password_key_file)
+    database = make_url(settings.database_url).database if settings.is_sqlite else None
+    if database and database != ":memory:":
+        return Path(database).with_suffix(".key")
+    return Path("zoombot.key")

@@ -1,0 +1,43 @@
+"""create_app(): the Bolt app with every listener registered and one error handler."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot.background import BackgroundTasks, reference_id
+from bot.flows import Flows
+from bot.slack.listeners import actions, commands, events, views
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(
+    *, client: WebClient, signing_secret: str | None, flows: Flows, tasks: BackgroundTasks
+) -> App:
+    """Build the Bolt app. App() calls auth.test, so the Slack API must answer by now."""
+    app = App(
+        client=client,
+        signing_secret=signing_secret,
+        request_verification_enabled=signing_secret is not None,
+        # Ack as soon as the listener returns; slow work is queued on `tasks` by the listeners.
+        process_before_response=True,
+        logger=logging.getLogger("slack_bolt"),
+    )
+    commands.register(app, flows=flows, tasks=tasks)
+    views.register(app, flows=flows)
+    actions.register(app, flows=flows, tasks=tasks)
+    events.register(app, flows=flows, tasks=tasks)
+
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any]) -> None:
+        # The one place unexpected listener errors land; the log gets the trace, never secrets.
+        kind = body.get("type") or ("slash_command" if "command" in body else "unknown")
+        logger.error(
+            "unhandled error in %s listener (ref %s)", kind, reference_id(), exc_info=error
+        )
+
+    return app

@@ -1,0 +1,174 @@
+"""Pure Block Kit builders for the approval message, its decided states and the outcome.
+
+User-typed text is escaped for mrkdwn so nobody can smuggle a mention or a link into a message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from bot.db.models import RequestStatus, SubaccountRequest
+from bot.slack import ids
+
+
+def escape(text: str) -> str:
+    """Slack's mrkdwn escaping: the three control characters, nothing else."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def mention(user_id: str | None) -> str:
+    return f"<@{user_id}>" if user_id else "someone"
+
+
+def slack_date(moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+@dataclass(frozen=True)
+class ApprovalSettings:
+    required_approvals: int
+    approve_reaction: str
+    reject_reaction: str
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str  # the notification fallback
+    blocks: list[dict[str, Any]]
+
+
+def request_message(
+    row: SubaccountRequest,
+    *,
+    approvers: list[str],
+    settings: ApprovalSettings,
+    outcome: str | None = None,
+) -> Rendered:
+    """The approval message in whatever state the request is in."""
+    blocks: list[Block] = [
+        HeaderBlock(text=f"Zoom sub account request #{row.id}"),
+        SectionBlock(text=f"{mention(row.requester_id)} asks for a Zoom sub account."),
+        SectionBlock(fields=_detail_fields(row)),
+    ]
+    if row.reason:
+        blocks.append(SectionBlock(text=f"*Reason*\n{_quote(row.reason)}"))
+    blocks.append(
+        ContextBlock(elements=[MarkdownTextObject(text=_status_line(row, approvers, settings))])
+    )
+    if outcome:
+        blocks.append(SectionBlock(text=outcome[:2900]))
+    if row.status == RequestStatus.PENDING_APPROVAL:
+        blocks.append(_decision_buttons(row.id))
+    text = f"Zoom sub account request #{row.id} from {mention(row.requester_id)}: {_headline(row)}"
+    return Rendered(text=text, blocks=[block.to_dict() for block in blocks])
+
+
+def _detail_fields(row: SubaccountRequest) -> list[MarkdownTextObject]:
+    pairs = [
+        ("Name", f"{row.first_name or ''} {row.last_name or ''}".strip()),
+        ("Owner email", row.email or ""),
+        ("Account name", row.account_name or "(first + last name)"),
+        ("Options", describe_options(row.options)),
+    ]
+    if row.sub_reseller_id:
+        pairs.append(("Sub-reseller ID", row.sub_reseller_id))
+    return [MarkdownTextObject(text=f"*{label}*\n{escape(value)[:1900]}") for label, value in pairs]
+
+
+def describe_options(options: dict[str, Any] | None) -> str:
+    if not options:
+        return "Zoom defaults"
+    parts = []
+    for flag, label in (
+        ("share_mc", "share Meeting Connectors"),
+        ("share_rc", "share Room Connectors"),
+        ("billing_auto_renew", "billing auto-renew"),
+    ):
+        if options.get(flag):
+            parts.append(label)
+    if options.get("pay_mode"):
+        parts.append(f"{options['pay_mode']} account pays")
+    for key, label in (
+        ("meeting_connector_list", "Meeting Connectors"),
+        ("room_connector_list", "Room Connectors"),
+    ):
+        if options.get(key):
+            parts.append(f"{label}: {', '.join(options[key])}")
+    return "; ".join(parts)
+
+
+def _quote(text: str) -> str:
+    return "\n".join(f">{escape(line)}" for line in text[:2500].splitlines() or [""])
+
+
+def _status_line(row: SubaccountRequest, approvers: list[str], settings: ApprovalSettings) -> str:
+    if row.status != RequestStatus.PENDING_APPROVAL:
+        return _headline(row)
+    needed = settings.required_approvals
+    progress = f"{len(approvers)} of {needed} approvals"
+    if approvers:
+        progress += ": " + ", ".join(mention(user) for user in approvers)
+    return (
+        f"Waiting for approval ({progress}). React with :{settings.approve_reaction}: to approve "
+        f"or :{settings.reject_reaction}: to reject, or use the buttons."
+    )
+
+
+_HEADLINES = {
+    RequestStatus.PENDING_APPROVAL: ":hourglass: Waiting for approval",
+    RequestStatus.PROVISIONING: ":gear: Approved by {who} {when}; creating the account in Zoom…",
+    RequestStatus.CREATED: ":white_check_mark: Approved by {who} {when}; account created",
+    RequestStatus.FAILED: ":warning: Approved by {who} {when}; Zoom did not create the account",
+    RequestStatus.UNKNOWN: ":grey_question: Approved by {who} {when}; outcome unknown, check Zoom",
+    RequestStatus.REJECTED: ":no_entry: Rejected by {who} {when}",
+    RequestStatus.EXPIRED: ":clock3: Expired without a decision",
+    RequestStatus.DENIED: ":no_entry: Refused",
+}
+
+
+def _headline(row: SubaccountRequest) -> str:
+    template = _HEADLINES[RequestStatus(row.status)]
+    who = mention(row.approver_id) if row.approver_id else "policy (no approval required)"
+    return template.format(who=who, when=slack_date(row.decided_at)).replace("  ", " ")
+
+
+def _decision_buttons(request_id: int) -> ActionsBlock:
+    return ActionsBlock(
+        block_id="decision",
+        elements=[
+            ButtonElement(
+                text="Approve",
+                action_id=ids.APPROVE_ACTION,
+                value=str(request_id),
+                style="primary",
+            ),
+            ButtonElement(
+                text="Reject",
+                action_id=ids.REJECT_ACTION,
+                value=str(request_id),
+                style="danger",
+                confirm=ConfirmObject(
+                    title="Reject this request?",
+                    text="The requester is told; this cannot be undone.",
+                    confirm="Reject",
+                    deny="Cancel",
+                ),
+            ),
+        ],
+    )

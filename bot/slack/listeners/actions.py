@@ -1,0 +1,39 @@
+"""The Approve and Reject buttons on a request message."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.background import BackgroundTasks
+from bot.flows import Choice, Flows
+from bot.slack import ids
+
+logger = logging.getLogger(__name__)
+
+
+def register(app: App, *, flows: Flows, tasks: BackgroundTasks) -> None:
+    def on_click(choice: Choice, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        value = str(action.get("value") or "")
+        channel_id = str((body.get("channel") or {}).get("id") or "")
+        if not value.isdigit() or not channel_id:
+            logger.warning("ignored a %s click without a request id or channel", choice)
+            return
+        tasks.submit(
+            flows.decide,
+            request_id=int(value),
+            user_id=str(body["user"]["id"]),
+            choice=choice,
+            channel_id=channel_id,
+        )
+
+    @app.action(ids.APPROVE_ACTION)
+    def on_approve(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        on_click(Choice.APPROVE, ack, body, action)
+
+    @app.action(ids.REJECT_ACTION)
+    def on_reject(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        on_click(Choice.REJECT, ack, body, action)

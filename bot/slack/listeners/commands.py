@@ -1,0 +1,36 @@
+"""The slash command: open the form, `help`, `status ID`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.background import BackgroundTasks
+from bot.flows import Flows
+from bot.slack import messages
+
+
+def register(app: App, *, flows: Flows, tasks: BackgroundTasks) -> None:
+    command_name = flows.settings.slash_command
+
+    @app.command(command_name)
+    def on_command(ack: Ack, command: dict[str, Any]) -> None:
+        words = str(command.get("text") or "").split()
+        user_id = str(command["user_id"])
+        if not words:
+            ack()
+            # views.open happens off the request path; the trigger lives 3 s, plenty for a queue.
+            tasks.submit(
+                flows.open_form,
+                user_id=user_id,
+                channel_id=str(command.get("channel_id") or ""),
+                trigger_id=str(command["trigger_id"]),
+                response_url=str(command.get("response_url") or ""),
+            )
+        elif words[0] == "status" and len(words) == 2 and words[1].lstrip("#").isdigit():
+            ack(text=flows.status(user_id=user_id, request_id=int(words[1].lstrip("#"))))
+        elif words[0] == "help":
+            ack(text=messages.help_text(command_name))
+        else:
+            ack(text="I did not understand that.\n" + messages.help_text(command_name))

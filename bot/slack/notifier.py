@@ -1,0 +1,132 @@
+"""Every message the bot sends to Slack outside an ack, each failure logged and contained.
+
+A failed DM must not stop the thread reply or the message update, so each call stands alone and
+reports success as a bool; the error code Slack gave (never the payload) goes to the log.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.models.views import View
+from slack_sdk.webhook import WebhookClient
+
+from bot.db.models import SubaccountRequest
+from bot.slack.blocks import ApprovalSettings, request_message
+
+logger = logging.getLogger(__name__)
+
+
+class Notifier:
+    def __init__(self, client: WebClient, *, approval: ApprovalSettings) -> None:
+        self._client = client
+        self._approval = approval
+
+    def open_modal(self, *, trigger_id: str, view: View) -> bool:
+        return self._call("views.open", self._client.views_open, trigger_id=trigger_id, view=view)
+
+    def post_request(
+        self, *, channel_id: str, row: SubaccountRequest, approvers: list[str]
+    ) -> str | None:
+        rendered = request_message(row, approvers=approvers, settings=self._approval)
+        response = self._call_for(
+            "chat.postMessage",
+            self._client.chat_postMessage,
+            channel=channel_id,
+            text=rendered.text,
+            blocks=rendered.blocks,
+            unfurl_links=False,
+        )
+        if response is None:
+            return None
+        ts = str(response["ts"])
+        for reaction in (self._approval.approve_reaction, self._approval.reject_reaction):
+            self._call(
+                "reactions.add",
+                self._client.reactions_add,
+                channel=channel_id,
+                timestamp=ts,
+                name=reaction,
+            )
+        return ts
+
+    def refresh_request(
+        self, row: SubaccountRequest, *, approvers: list[str], outcome: str | None = None
+    ) -> bool:
+        if not (row.approval_channel_id and row.approval_ts):
+            return False
+        rendered = request_message(
+            row, approvers=approvers, settings=self._approval, outcome=outcome
+        )
+        return self._call(
+            "chat.update",
+            self._client.chat_update,
+            channel=row.approval_channel_id,
+            ts=row.approval_ts,
+            text=rendered.text,
+            blocks=rendered.blocks,
+        )
+
+    def reply_in_thread(
+        self, row: SubaccountRequest, text: str, *, broadcast: bool = False
+    ) -> bool:
+        if not (row.approval_channel_id and row.approval_ts):
+            return False
+        return self._call(
+            "chat.postMessage",
+            self._client.chat_postMessage,
+            channel=row.approval_channel_id,
+            thread_ts=row.approval_ts,
+            text=text,
+            reply_broadcast=broadcast or None,
+        )
+
+    def post(self, *, channel_id: str, text: str) -> bool:
+        return self._call(
+            "chat.postMessage", self._client.chat_postMessage, channel=channel_id, text=text
+        )
+
+    def dm(self, *, user_id: str, text: str) -> bool:
+        response = self._call_for(
+            "conversations.open", self._client.conversations_open, users=user_id
+        )
+        if response is None:
+            return False
+        return self.post(channel_id=str(response["channel"]["id"]), text=text)
+
+    def ephemeral(self, *, channel_id: str, user_id: str, text: str) -> bool:
+        return self._call(
+            "chat.postEphemeral",
+            self._client.chat_postEphemeral,
+            channel=channel_id,
+            user=user_id,
+            text=text,
+        )
+
+    def respond(self, *, response_url: str, text: str) -> bool:
+        try:
+            response = WebhookClient(response_url, timeout=10).send(
+                text=text, response_type="ephemeral"
+            )
+        except (OSError, SlackClientError) as exc:
+            logger.warning("response_url post failed: %s", type(exc).__name__)
+            return False
+        if response.status_code != 200:
+            logger.warning("response_url post answered HTTP %s", response.status_code)
+        return response.status_code == 200
+
+    def _call(self, method: str, function: Any, **arguments: Any) -> bool:
+        return self._call_for(method, function, **arguments) is not None
+
+    def _call_for(self, method: str, function: Any, **arguments: Any) -> Any:
+        try:
+            return function(**arguments)
+        except SlackApiError as exc:
+            error = exc.response.get("error") if exc.response is not None else "unknown"
+            logger.warning("Slack %s failed: %s", method, error)
+        except (OSError, SlackClientError) as exc:
+            logger.warning("Slack %s failed: %s", method, type(exc).__name__)
+        return None

@@ -1,0 +1,85 @@
+"""HTTP surface: POST /slack/events to Bolt, GET /healthz, a threaded server for local runs."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.db.session import check_database
+
+logger = logging.getLogger(__name__)
+
+# Slack's payloads are a few KB; anything past this is not from Slack.
+MAX_BODY_BYTES = 1_000_000
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+def make_wsgi_app(bolt_app: App, engine: Engine) -> WSGIApp:
+    slack_handler = SlackRequestHandler(bolt_app)
+
+    def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
+        if path == "/healthz" and method in ("GET", "HEAD"):
+            return _healthz(engine, start_response)
+        if path == "/slack/events" and method == "POST":
+            if _content_length(environ) > MAX_BODY_BYTES:
+                return _json(start_response, "413 Payload Too Large", {"error": "too large"})
+            result: Iterable[bytes] = slack_handler(environ, start_response)
+            return result
+        return _json(start_response, "404 Not Found", {"error": "not found"})
+
+    return application
+
+
+def _content_length(environ: dict[str, Any]) -> int:
+    try:
+        return int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return MAX_BODY_BYTES + 1
+
+
+def _healthz(engine: Engine, start_response: StartResponse) -> list[bytes]:
+    try:
+        check_database(engine)
+    except SQLAlchemyError as exc:
+        # The class name says enough and cannot carry a connection string's password.
+        reason = f"unreachable ({type(exc.orig or exc).__name__})"
+        return _json(
+            start_response, "503 Service Unavailable", {"status": "error", "database": reason}
+        )
+    return _json(start_response, "200 OK", {"status": "ok", "database": "ok"})
+
+
+def _json(start_response: StartResponse, status: str, payload: dict[str, Any]) -> list[bytes]:
+    body = json.dumps(payload).encode()
+    start_response(
+        status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    )
+    return [body]
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("%s " + format, self.address_string(), *args)
+
+
+def make_http_server(app: WSGIApp, *, host: str, port: int) -> WSGIServer:
+    """A threaded WSGI server for `python app.py` and tests; production uses gunicorn."""
+    return make_server(
+        host, port, app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
+    )

@@ -1,0 +1,387 @@
+"""The request state machine: submit, approve, reject, expire, provision.
+
+Functions here take a session (or a session factory when a step needs several transactions) and
+plain values; they know nothing of Slack payloads or HTTP. Every decision that must happen once
+is one conditional UPDATE whose rowcount says who won.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.db.models import RequestApproval, RequestEvent, RequestStatus, SubaccountRequest
+from bot.passwords import PasswordVault, generate_password
+from bot.redaction import forget_secret, redact, register_secret
+from bot.validation import ValidRequest
+from bot.zoom.errors import ZoomError
+from bot.zoom.payloads import create_account_body, masked
+
+if TYPE_CHECKING:
+    from bot.zoom.client import CreatedAccount
+
+logger = logging.getLogger(__name__)
+
+
+class AccountCreator(Protocol):
+    def create_sub_account(self, body: dict[str, Any]) -> CreatedAccount: ...
+
+
+def add_event(
+    session: Session,
+    *,
+    request_id: int | None,
+    kind: str,
+    actor_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    session.add(RequestEvent(request_id=request_id, kind=kind, actor_id=actor_id, detail=detail))
+
+
+def record_denied(
+    session: Session, *, requester_id: str, channel_id: str | None, attempted: str, reason: str
+) -> SubaccountRequest:
+    """A refused attempt still gets a request row, status `denied`, and an event saying why."""
+    row = SubaccountRequest(
+        status=RequestStatus.DENIED, requester_id=requester_id, channel_id=channel_id
+    )
+    session.add(row)
+    session.flush()
+    add_event(
+        session,
+        request_id=row.id,
+        kind="denied",
+        actor_id=requester_id,
+        detail={"attempted": attempted, "reason": reason},
+    )
+    return row
+
+
+def submit_request(
+    session: Session,
+    *,
+    requester_id: str,
+    channel_id: str | None,
+    request: ValidRequest,
+    vault: PasswordVault,
+    required_approvals: int,
+) -> SubaccountRequest:
+    """Store a valid request, its password encrypted; with no approvals needed it is approved."""
+    password = request.password or generate_password()
+    status = RequestStatus.PENDING_APPROVAL if required_approvals else RequestStatus.PROVISIONING
+    row = SubaccountRequest(
+        status=status,
+        requester_id=requester_id,
+        channel_id=channel_id,
+        first_name=request.first_name,
+        last_name=request.last_name,
+        email=request.email,
+        account_name=request.account_name,
+        sub_reseller_id=request.sub_reseller_id,
+        options=request.options or None,
+        reason=request.reason,
+        password_ciphertext=vault.encrypt(password),
+        password_generated=request.password is None,
+    )
+    session.add(row)
+    session.flush()
+    detail = {
+        "required_approvals": required_approvals,
+        "password_generated": row.password_generated,
+    }
+    add_event(session, request_id=row.id, kind="submitted", actor_id=requester_id, detail=detail)
+    if not required_approvals:
+        add_event(session, request_id=row.id, kind="approved", detail={"automatic": True})
+    return row
+
+
+def attach_approval_message(session: Session, *, request_id: int, channel_id: str, ts: str) -> None:
+    session.execute(
+        update(SubaccountRequest)
+        .where(SubaccountRequest.id == request_id)
+        .values(approval_channel_id=channel_id, approval_ts=ts)
+    )
+    add_event(
+        session, request_id=request_id, kind="posted", detail={"channel": channel_id, "ts": ts}
+    )
+
+
+def find_by_message(session: Session, *, channel_id: str, ts: str) -> SubaccountRequest | None:
+    return session.scalars(
+        select(SubaccountRequest).where(
+            SubaccountRequest.approval_channel_id == channel_id,
+            SubaccountRequest.approval_ts == ts,
+        )
+    ).first()
+
+
+def approvers_of(session: Session, request_id: int) -> list[str]:
+    return list(
+        session.scalars(
+            select(RequestApproval.approver_id)
+            .where(RequestApproval.request_id == request_id)
+            .order_by(RequestApproval.at, RequestApproval.id)
+        )
+    )
+
+
+class DecisionOutcome(enum.StrEnum):
+    REFUSED = "refused"  # not allowed to decide: see Decision.reason
+    ALREADY_DECIDED = "already_decided"
+    EXPIRED = "expired"
+    ALREADY_APPROVED_BY_YOU = "already_approved_by_you"
+    WAITING_FOR_MORE = "waiting_for_more"
+    APPROVED = "approved"  # this call moved it to provisioning: the caller provisions
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: DecisionOutcome
+    request: SubaccountRequest
+    approvers: list[str] = field(default_factory=list)
+    reason: str = ""
+
+
+def refuse(
+    factory: sessionmaker[Session], *, request_id: int, actor_id: str, action: str, reason: str
+) -> Decision:
+    with factory.begin() as session:
+        add_event(
+            session,
+            request_id=request_id,
+            kind=f"{action}_refused",
+            actor_id=actor_id,
+            detail={"reason": reason},
+        )
+        row = session.get_one(SubaccountRequest, request_id)
+    return Decision(DecisionOutcome.REFUSED, row, reason=reason)
+
+
+def approve(
+    factory: sessionmaker[Session],
+    *,
+    request_id: int,
+    approver_id: str,
+    required_approvals: int,
+    ttl: timedelta,
+) -> Decision:
+    """Record one approval; the approval that reaches the threshold moves the request on."""
+    closed = _close_if_not_pending(factory, request_id=request_id, ttl=ttl)
+    if closed is not None:
+        return closed
+    # The approval is committed on its own first, so that of two concurrent approvers the
+    # later threshold check always sees both (each statement reads what is committed).
+    if not _insert_approval(factory, request_id=request_id, approver_id=approver_id):
+        with factory() as session:
+            row = session.get_one(SubaccountRequest, request_id)
+            return Decision(
+                DecisionOutcome.ALREADY_APPROVED_BY_YOU, row, approvers_of(session, request_id)
+            )
+    with factory.begin() as session:
+        won = _advance_if_threshold(session, request_id, approver_id, required_approvals)
+        if won:
+            add_event(session, request_id=request_id, kind="approved", actor_id=approver_id)
+    with factory() as session:
+        row = session.get_one(SubaccountRequest, request_id)
+        approvers = approvers_of(session, request_id)
+    if won:
+        return Decision(DecisionOutcome.APPROVED, row, approvers)
+    if row.status == RequestStatus.PENDING_APPROVAL:
+        return Decision(DecisionOutcome.WAITING_FOR_MORE, row, approvers)
+    return Decision(DecisionOutcome.ALREADY_DECIDED, row, approvers)
+
+
+def _insert_approval(factory: sessionmaker[Session], *, request_id: int, approver_id: str) -> bool:
+    try:
+        with factory.begin() as session:
+            session.add(RequestApproval(request_id=request_id, approver_id=approver_id))
+            add_event(session, request_id=request_id, kind="approval", actor_id=approver_id)
+    except IntegrityError:
+        return False  # the same person again: a duplicated event or a second click
+    return True
+
+
+def _advance_if_threshold(
+    session: Session, request_id: int, approver_id: str, required_approvals: int
+) -> bool:
+    approvals = (
+        select(func.count())
+        .select_from(RequestApproval)
+        .where(RequestApproval.request_id == request_id)
+        .scalar_subquery()
+    )
+    result = session.execute(
+        update(SubaccountRequest)
+        .where(
+            SubaccountRequest.id == request_id,
+            SubaccountRequest.status == RequestStatus.PENDING_APPROVAL,
+            approvals >= required_approvals,
+        )
+        .values(
+            status=RequestStatus.PROVISIONING,
+            approver_id=approver_id,
+            decided_at=datetime.now(UTC),
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def reject(
+    factory: sessionmaker[Session], *, request_id: int, rejecter_id: str, ttl: timedelta
+) -> Decision:
+    closed = _close_if_not_pending(factory, request_id=request_id, ttl=ttl)
+    if closed is not None:
+        return closed
+    with factory.begin() as session:
+        won = _transition(
+            session,
+            request_id,
+            to=RequestStatus.REJECTED,
+            approver_id=rejecter_id,
+            decided_at=datetime.now(UTC),
+            password_ciphertext=None,
+        )
+        if won:
+            add_event(session, request_id=request_id, kind="rejected", actor_id=rejecter_id)
+    with factory() as session:
+        row = session.get_one(SubaccountRequest, request_id)
+        approvers = approvers_of(session, request_id)
+    outcome = DecisionOutcome.REJECTED if won else DecisionOutcome.ALREADY_DECIDED
+    return Decision(outcome, row, approvers)
+
+
+def _close_if_not_pending(
+    factory: sessionmaker[Session], *, request_id: int, ttl: timedelta
+) -> Decision | None:
+    """Already decided → say so; pending for longer than the TTL → expire it now."""
+    with factory.begin() as session:
+        row = session.get_one(SubaccountRequest, request_id)
+        if row.status != RequestStatus.PENDING_APPROVAL:
+            return Decision(DecisionOutcome.ALREADY_DECIDED, row, approvers_of(session, request_id))
+        if datetime.now(UTC) - row.created_at < ttl:
+            return None
+        if _transition(session, request_id, to=RequestStatus.EXPIRED, password_ciphertext=None):
+            add_event(session, request_id=request_id, kind="expired", detail={"ttl": str(ttl)})
+    with factory() as session:
+        row = session.get_one(SubaccountRequest, request_id)
+        return Decision(DecisionOutcome.EXPIRED, row, approvers_of(session, request_id))
+
+
+def _transition(session: Session, request_id: int, *, to: RequestStatus, **values: Any) -> bool:
+    result = session.execute(
+        update(SubaccountRequest)
+        .where(
+            SubaccountRequest.id == request_id,
+            SubaccountRequest.status == RequestStatus.PENDING_APPROVAL,
+        )
+        .values(status=to, **values)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class ProvisionResult:
+    request: SubaccountRequest
+    account: CreatedAccount | None = None
+    error: ZoomError | None = None
+    # Only set when the bot generated the password and the account now exists.
+    generated_password: str | None = field(default=None, repr=False)
+
+
+def provision(
+    factory: sessionmaker[Session],
+    *,
+    request_id: int,
+    zoom: AccountCreator,
+    vault: PasswordVault,
+) -> ProvisionResult:
+    """Call Zoom once for a request in `provisioning`, then record the outcome."""
+    with factory.begin() as session:
+        row = session.get_one(SubaccountRequest, request_id)
+        if row.status != RequestStatus.PROVISIONING or row.password_ciphertext is None:
+            raise ValueError(f"request {request_id} is not waiting to be provisioned")
+        password = vault.decrypt(row.password_ciphertext)
+        body = _body_for(row, password)
+        add_event(session, request_id=request_id, kind="zoom_called", detail=masked(body))
+    register_secret(password)
+    try:
+        account = zoom.create_sub_account(body)
+    except ZoomError as error:
+        error.zoom_message = redact(error.zoom_message, [password])
+        return _record_failure(factory, request_id=request_id, error=error)
+    finally:
+        forget_secret(password)
+    generated = password if row.password_generated else None
+    return _record_success(factory, request_id=request_id, account=account, password=generated)
+
+
+def _body_for(row: SubaccountRequest, password: str) -> dict[str, Any]:
+    return create_account_body(
+        first_name=row.first_name or "",
+        last_name=row.last_name or "",
+        email=row.email or "",
+        password=password,
+        account_name=row.account_name,
+        sub_reseller_id=row.sub_reseller_id,
+        options=row.options,
+    )
+
+
+def _record_success(
+    factory: sessionmaker[Session],
+    *,
+    request_id: int,
+    account: CreatedAccount,
+    password: str | None,
+) -> ProvisionResult:
+    with factory.begin() as session:
+        row = session.get_one(SubaccountRequest, request_id)
+        row.status = RequestStatus.CREATED
+        row.zoom_http_status = 201
+        row.zoom_account_id = account.id
+        row.zoom_owner_id = account.owner_id
+        row.zoom_owner_email = account.owner_email
+        row.zoom_created_at = account.created_at
+        row.password_ciphertext = None
+        add_event(
+            session,
+            request_id=request_id,
+            kind="zoom_result",
+            detail={"http_status": 201, "account_id": account.id, "owner_id": account.owner_id},
+        )
+    return ProvisionResult(request=row, account=account, generated_password=password)
+
+
+def _record_failure(
+    factory: sessionmaker[Session], *, request_id: int, error: ZoomError
+) -> ProvisionResult:
+    status = RequestStatus.FAILED if error.outcome_known else RequestStatus.UNKNOWN
+    with factory.begin() as session:
+        row = session.get_one(SubaccountRequest, request_id)
+        row.status = status
+        row.zoom_http_status = error.http_status
+        row.zoom_error_code = error.zoom_code
+        row.zoom_error_message = error.zoom_message
+        row.password_ciphertext = None
+        add_event(
+            session,
+            request_id=request_id,
+            kind="zoom_result",
+            detail={
+                "http_status": error.http_status,
+                "code": error.zoom_code,
+                "message": error.zoom_message,
+                "error": type(error).__name__,
+                "outcome_known": error.outcome_known,
+            },
+        )
+    logger.info("request %s: Zoom call ended %s (%s)", request_id, status, type(error).__name__)
+    return ProvisionResult(request=row, error=error)
