@@ -54,7 +54,8 @@ def _healthz(engine: Engine, start_response: StartResponse) -> list[bytes]:
         check_database(engine)
     except SQLAlchemyError as exc:
         # The class name says enough and cannot carry a connection string's password.
-        reason = f"unreachable ({type(exc.orig or exc).__name__})"
+        cause = getattr(exc, "orig", None) or exc
+        reason = f"unreachable ({type(cause).__name__})"
         return _json(
             start_response, "503 Service Unavailable", {"status": "error", "database": reason}
         )

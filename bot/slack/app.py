@@ -15,6 +15,18 @@ from bot.slack.listeners import actions, commands, events, views
 logger = logging.getLogger(__name__)
 
 
+class _DropTokenSkippedWarning(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and warns it is unused beside our client: it is the
+    same token, so the warning only misleads operators."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+_bolt_logger = logging.getLogger("slack_bolt")
+_bolt_logger.addFilter(_DropTokenSkippedWarning())
+
+
 def create_app(
     *, client: WebClient, signing_secret: str | None, flows: Flows, tasks: BackgroundTasks
 ) -> App:
@@ -25,7 +37,7 @@ def create_app(
         request_verification_enabled=signing_secret is not None,
         # Ack as soon as the listener returns; slow work is queued on `tasks` by the listeners.
         process_before_response=True,
-        logger=logging.getLogger("slack_bolt"),
+        logger=_bolt_logger,
     )
     commands.register(app, flows=flows, tasks=tasks)
     views.register(app, flows=flows)
