@@ -41,10 +41,12 @@ class Runtime:
     bolt: App
     wsgi: WSGIApp
     zoom: ZoomClient
+    zoom_token_client: httpx.Client
 
     def close(self, *, wait: bool = True) -> None:
         self.tasks.shutdown(wait=wait)
         self.zoom.close()
+        self.zoom_token_client.close()
         self.engine.dispose()
 
 
@@ -69,7 +71,8 @@ def build_runtime(settings: Settings) -> Runtime:
         token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
     )
     bot_user_id = str(slack.auth_test().get("user_id") or "") or None
-    zoom = build_zoom_client(settings)
+    zoom_token_client = httpx.Client(timeout=zoom_timeout(settings))
+    zoom = build_zoom_client(settings, zoom_token_client)
     tasks = BackgroundTasks()
     flows = Flows(
         settings=flow_settings(settings),
@@ -88,19 +91,23 @@ def build_runtime(settings: Settings) -> Runtime:
         flows=flows,
         tasks=tasks,
     )
-    return Runtime(settings, engine, tasks, flows, bolt, make_wsgi_app(bolt, engine), zoom)
+    wsgi = make_wsgi_app(bolt, engine)
+    return Runtime(settings, engine, tasks, flows, bolt, wsgi, zoom, zoom_token_client)
 
 
-def build_zoom_client(settings: Settings) -> ZoomClient:
-    timeout = httpx.Timeout(settings.zoom_timeout_seconds, connect=5.0)
+def zoom_timeout(settings: Settings) -> httpx.Timeout:
+    return httpx.Timeout(settings.zoom_timeout_seconds, connect=5.0)
+
+
+def build_zoom_client(settings: Settings, token_client: httpx.Client) -> ZoomClient:
     auth = ZoomServerToServerAuth(
         account_id=settings.zoom_account_id,
         client_id=settings.zoom_client_id,
         client_secret=settings.zoom_client_secret.get_secret_value(),
         oauth_url=settings.zoom_oauth_url,
-        token_client=httpx.Client(timeout=timeout),
+        token_client=token_client,
     )
-    return ZoomClient(api_url=settings.zoom_api_url, auth=auth, timeout=timeout)
+    return ZoomClient(api_url=settings.zoom_api_url, auth=auth, timeout=zoom_timeout(settings))
 
 
 def build_policy(settings: Settings, slack: WebClient) -> AccessPolicy:

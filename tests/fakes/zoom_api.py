@@ -1,0 +1,417 @@
+"""Fake Zoom: a real HTTP server on 127.0.0.1 with the S2S OAuth token endpoint and
+`/v2/accounts` (create and list), checking bodies against Zoom's published schema.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import json
+import os
+import secrets
+import sys
+import threading
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import parse_qsl, urlsplit
+
+from jsonschema import Draft4Validator
+
+Headers = dict[str, str]
+
+
+@dataclass(frozen=True)
+class TokenRequest:
+    """One call to the token endpoint (the secret itself is not kept)."""
+
+    client_id: str | None
+    credentials_ok: bool
+    content_type: str
+    form: dict[str, str]
+    query: dict[str, str]
+
+
+@dataclass(frozen=True)
+class AccountPost:
+    """One POST /v2/accounts: headers (lower-case names, no Authorization) and parsed body."""
+
+    headers: Headers
+    body: Any
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: Any = None
+    headers: Headers = field(default_factory=dict)
+    delay_seconds: float = 0.0
+
+
+def shared_dir() -> Path:
+    override = os.environ.get("ZOOMBOT_SHARED_DIR")
+    return Path(override) if override else Path(__file__).resolve().parents[3] / "shared"
+
+
+def account_create_schema() -> dict[str, Any]:
+    """The POST /accounts requestBody schema, read strictly (see `_strict`)."""
+    document = json.loads((shared_dir() / "zoom" / "accounts.openapi.json").read_text())
+    schema = document["paths"]["/accounts"]["post"]["requestBody"]["content"]
+    return _strict(copy.deepcopy(schema["application/json"]["schema"]))
+
+
+def _strict(schema: dict[str, Any]) -> dict[str, Any]:
+    """Catch what Zoom would silently drop: unknown fields (a typo, or `reason` leaking to
+    Zoom), and the password's `minimum: 8`, which Zoom's document puts where it means
+    `minLength` (a JSON-schema `minimum` never applies to strings)."""
+    schema["additionalProperties"] = False
+    options = schema["properties"]["options"]
+    options["additionalProperties"] = False
+    password = schema["properties"]["password"]
+    password.setdefault("minLength", password.get("minimum", 0))
+    return schema
+
+
+class FakeZoom:
+    """Serves `POST /oauth/token`, `POST /v2/accounts` and `GET /v2/accounts` on 127.0.0.1."""
+
+    def __init__(
+        self,
+        account_id: str = "acct-1",
+        client_id: str = "zoom-client-id",
+        client_secret: str = "zoom-client-secret",  # noqa: S107 - a fake's well-known secret
+    ) -> None:
+        self.account_id = account_id
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.blocked_domains: set[str] = set()
+        self.invalid_words: set[str] = set()
+        self.delay_seconds = 0.0
+        self.token_delay_seconds = 0.0
+        self.max_page_size = 300
+        self.token_requests: list[TokenRequest] = []
+        self.account_posts: list[AccountPost] = []
+        self.account_lists: list[dict[str, str]] = []
+        self.schema_errors: list[str] = []
+        self.created_accounts: dict[str, dict[str, Any]] = {}
+        self.issued_tokens: list[str] = []
+        self._seeded_accounts: list[dict[str, Any]] = []
+        self._valid_tokens: set[str] = set()
+        self._queued: deque[Answer] = deque()
+        self._queued_token_answers: deque[Answer] = deque()
+        self._raw_log: list[str] = []
+        self._lock = threading.RLock()
+        self._stopping = threading.Event()
+        self._validator = Draft4Validator(account_create_schema())
+        self._server = _Server(self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # how long close() waits for the serving loop
+            name="fake-zoom",
+            daemon=True,
+        )
+        self._thread.start()
+        self._closed = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def origin(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.origin}/v2"
+
+    @property
+    def oauth_url(self) -> str:
+        return f"{self.origin}/oauth/token"
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._stopping.set()  # cut delayed answers short so their threads can be joined
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5.0)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- scripting -------------------------------------------------------------------------
+
+    def queue_response(
+        self, status: int, body: Any = None, headers: Mapping[str, str] | None = None
+    ) -> None:
+        """The next POST /v2/accounts gets this answer instead of the default behaviour."""
+        with self._lock:
+            self._queued.append(Answer(status, body, dict(headers or {})))
+
+    def queue_token_response(self, status: int, body: Any = None) -> None:
+        """The next token request gets this answer instead of a token."""
+        with self._lock:
+            self._queued_token_answers.append(Answer(status, body))
+
+    def expire_tokens(self) -> None:
+        with self._lock:
+            self._valid_tokens.clear()
+
+    def seed_account(self, email: str, account_name: str = "Seeded Account") -> dict[str, Any]:
+        """An account that exists in Zoom without this fake having created it."""
+        account = _new_account(email, account_name=account_name)
+        with self._lock:
+            self._seeded_accounts.append(account)
+        return account
+
+    def pause(self, seconds: float) -> None:
+        """Wait before answering, but not past close(), so handler threads can be joined."""
+        if seconds > 0:
+            self._stopping.wait(seconds)
+
+    def raw_log(self) -> str:
+        with self._lock:
+            return "\n".join(self._raw_log)
+
+    # -- request handling (called from server threads) -------------------------------------
+
+    def handle(self, method: str, target: str, headers: Headers, body: bytes) -> Answer:
+        url = urlsplit(target)
+        query = dict(parse_qsl(url.query, keep_blank_values=True))
+        with self._lock:
+            self._raw_log.append(f"{method} {url.path}\n{body.decode('utf-8', 'replace')}")
+            if (method, url.path) == ("POST", "/oauth/token"):
+                return self._token(query, headers, body)
+            if (method, url.path) == ("POST", "/v2/accounts"):
+                return self._create_account(headers, body)
+            if (method, url.path) == ("GET", "/v2/accounts"):
+                return self._list_accounts(query, headers)
+        return Answer(404, {"code": 404, "message": "Not found."})
+
+    def _token(self, query: dict[str, str], headers: Headers, body: bytes) -> Answer:
+        content_type = headers.get("content-type", "")
+        form = _form(content_type, body)
+        client_id, secret = _basic_credentials(headers.get("authorization", ""))
+        credentials_ok = (client_id, secret) == (self.client_id, self.client_secret)
+        self.token_requests.append(
+            TokenRequest(client_id, credentials_ok, content_type, form, query)
+        )
+        if self._queued_token_answers:
+            return self._queued_token_answers.popleft()
+        grant_ok = form.get("grant_type") == "account_credentials"
+        if not (credentials_ok and grant_ok and form.get("account_id") == self.account_id):
+            body_out = {"reason": "Invalid client_id or client_secret", "error": "invalid_client"}
+            return Answer(401, body_out)
+        token = secrets.token_urlsafe(32)
+        self.issued_tokens.append(token)
+        self._valid_tokens.add(token)
+        answer = {
+            "access_token": token,
+            "token_type": "bearer",
+            "expires_in": 3600,
+            "scope": "account:master",
+        }
+        return Answer(200, answer, delay_seconds=self.token_delay_seconds)
+
+    def _create_account(self, headers: Headers, raw_body: bytes) -> Answer:
+        body = _json_or_none(raw_body)
+        recorded = {name: value for name, value in headers.items() if name != "authorization"}
+        self.account_posts.append(AccountPost(recorded, body))
+        problems = self._request_problems(headers, raw_body, body)
+        self.schema_errors.extend(f"{name}: {message}" for name, message in problems)
+        if self._queued:
+            return _delayed(self._queued.popleft(), self.delay_seconds)
+        if not self._authorized(headers):
+            return _delayed(_INVALID_TOKEN, self.delay_seconds)
+        answer = _validation_failed(problems) if problems else self._create(body)
+        return _delayed(answer, self.delay_seconds)
+
+    def _request_problems(
+        self, headers: Headers, raw_body: bytes, body: Any
+    ) -> list[tuple[str, str]]:
+        content_type = _media_type(headers.get("content-type", ""))
+        if content_type != "application/json":
+            return [("Content-Type", f"is {content_type!r}, not application/json")]
+        if body is None and raw_body.strip() != b"null":
+            return [("body", "is not valid JSON")]
+        return [
+            (_field_name(error), error.message)
+            for error in sorted(self._validator.iter_errors(body), key=str)
+        ]
+
+    def _create(self, body: dict[str, Any]) -> Answer:
+        email: str = body["email"]
+        if self._email_taken(email):
+            return Answer(409, {"code": 1005, "message": f'Email "{email}" has already been used.'})
+        if email.rpartition("@")[2].casefold() in {d.casefold() for d in self.blocked_domains}:
+            return Answer(400, {"code": 1107, "message": "Email domain is blocked."})
+        word = self._invalid_word(body["first_name"], body["last_name"])
+        if word is not None:
+            message = (
+                "Your request could not be completed because the name contains an invalid "
+                f"word: {word}"
+            )
+            return Answer(400, {"code": 300, "message": message})
+        default_name = f"{body['first_name']} {body['last_name']}"
+        account = _new_account(email, account_name=body.get("account_name") or default_name)
+        self.created_accounts[email] = account
+        return Answer(201, {key: account[key] for key in _CREATED_FIELDS})
+
+    def _list_accounts(self, query: dict[str, str], headers: Headers) -> Answer:
+        self.account_lists.append(query)
+        if not self._authorized(headers):
+            return _delayed(_INVALID_TOKEN, self.delay_seconds)
+        email = query.get("email", "").casefold()
+        matching = [
+            account
+            for account in [*self._seeded_accounts, *self.created_accounts.values()]
+            if not email or account["owner_email"].casefold() == email
+        ]
+        page_size = min(int(query.get("page_size", "30")), self.max_page_size)
+        offset = int(query.get("next_page_token") or 0)
+        page = matching[offset : offset + page_size]
+        more = offset + page_size < len(matching)
+        listing = {
+            "page_count": -(-len(matching) // page_size),
+            "page_size": page_size,
+            "total_records": len(matching),
+            "next_page_token": str(offset + page_size) if more else "",
+            "accounts": [{key: account[key] for key in _LISTED_FIELDS} for account in page],
+        }
+        return _delayed(Answer(200, listing), self.delay_seconds)
+
+    def _authorized(self, headers: Headers) -> bool:
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and token in self._valid_tokens
+
+    def _email_taken(self, email: str) -> bool:
+        taken = [*self.created_accounts, *(a["owner_email"] for a in self._seeded_accounts)]
+        return email.casefold() in {other.casefold() for other in taken}
+
+    def _invalid_word(self, *names: str) -> str | None:
+        for word in sorted(self.invalid_words):
+            if any(word.casefold() in name.casefold() for name in names):
+                return word
+        return None
+
+
+_CREATED_FIELDS = ("id", "owner_id", "owner_email", "created_at")
+_LISTED_FIELDS = ("id", "account_name", "owner_email", "created_at")
+_INVALID_TOKEN = Answer(401, {"code": 124, "message": "Invalid access token."})
+
+
+def _new_account(email: str, *, account_name: str) -> dict[str, Any]:
+    return {
+        "id": secrets.token_urlsafe(16),
+        "owner_id": secrets.token_urlsafe(16),
+        "owner_email": email,
+        "account_name": account_name,
+        "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def _delayed(answer: Answer, delay_seconds: float) -> Answer:
+    return Answer(answer.status, answer.body, answer.headers, delay_seconds)
+
+
+def _validation_failed(problems: list[tuple[str, str]]) -> Answer:
+    errors = [{"field": name, "message": message} for name, message in problems]
+    return Answer(400, {"code": 300, "message": "Validation Failed.", "errors": errors})
+
+
+def _field_name(error: Any) -> str:
+    path = [str(part) for part in error.absolute_path]
+    if error.validator == "required":  # the missing property is only named in the message
+        path.append(error.message.split("'")[1])
+    elif error.validator == "additionalProperties":
+        known = error.schema.get("properties", {})
+        path.append(",".join(sorted(set(error.instance) - set(known))))
+    return ".".join(path) or "body"
+
+
+def _json_or_none(raw_body: bytes) -> Any:
+    try:
+        return json.loads(raw_body)
+    except ValueError:
+        return None
+
+
+def _media_type(content_type: str) -> str:
+    return content_type.partition(";")[0].strip().lower()
+
+
+def _form(content_type: str, body: bytes) -> dict[str, str]:
+    if _media_type(content_type) != "application/x-www-form-urlencoded":
+        return {}
+    return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+
+
+def _basic_credentials(authorization: str) -> tuple[str | None, str | None]:
+    scheme, _, encoded = authorization.partition(" ")
+    if scheme.lower() != "basic":
+        return None, None
+    try:
+        decoded = base64.b64decode(encoded, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None, None
+    user, _, password = decoded.partition(":")
+    return user, password
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True  # block_on_close stays True: close() still joins handler threads
+
+    def __init__(self, fake: FakeZoom) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.fake = fake
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up waiting (the timeout tests) is expected; anything else is not.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def _serve(self, method: str) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        answer = self.server.fake.handle(method, self.path, headers, body)
+        self.server.fake.pause(answer.delay_seconds)
+        self._reply(answer)
+
+    def _reply(self, answer: Answer) -> None:
+        payload = b"" if answer.body is None else json.dumps(answer.body).encode()
+        self.send_response(answer.status)
+        for name, value in answer.headers.items():
+            self.send_header(name, value)
+        if payload:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
