@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigurationError
@@ -47,12 +47,13 @@ class Settings(DatabaseSettings):
     """Every setting of CONTRACT.md, validated."""
 
     slack_bot_token: SecretStr
-    slack_signing_secret: SecretStr | None = None
+    # Declared before the signing secret, whose check needs to know whether it is set.
     slack_app_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = Field(default=None, validate_default=True)
     slack_api_url: str = "https://slack.com/api/"
 
-    zoom_account_id: str
-    zoom_client_id: str
+    zoom_account_id: str = Field(min_length=1)
+    zoom_client_id: str = Field(min_length=1)
     zoom_client_secret: SecretStr
     zoom_api_url: str = "https://api.zoom.us/v2"
     zoom_oauth_url: str = "https://zoom.us/oauth/token"
@@ -107,6 +108,13 @@ class Settings(DatabaseSettings):
             raise ValueError("must be a reaction name such as white_check_mark")
         return name
 
+    @field_validator("zoom_client_secret")
+    @classmethod
+    def _check_zoom_secret(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("must not be empty")
+        return value
+
     @field_validator("slack_bot_token")
     @classmethod
     def _check_bot_token(cls, value: SecretStr) -> SecretStr:
@@ -122,6 +130,19 @@ class Settings(DatabaseSettings):
         if not value.get_secret_value().startswith("xapp-"):
             raise ValueError("must be an app-level token starting with xapp-")
         return value
+
+    @field_validator("slack_signing_secret")
+    @classmethod
+    def _check_signing_secret(
+        cls, value: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
+        # An empty secret would turn request verification off; over HTTP it is required.
+        # Checked here, not after validation, so it is reported with every other problem.
+        if value is not None and value.get_secret_value():
+            return value
+        if "slack_app_token" in info.data and info.data["slack_app_token"] is None:
+            raise ValueError("required unless SLACK_APP_TOKEN is set")
+        return None
 
     @field_validator("slash_command")
     @classmethod
@@ -145,8 +166,6 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         settings = Settings(**dict(overrides or {}))
     except ValidationError as exc:
         raise ConfigurationError(_describe(exc)) from None
-    if not settings.socket_mode and settings.slack_signing_secret is None:
-        raise ConfigurationError(["SLACK_SIGNING_SECRET: required unless SLACK_APP_TOKEN is set"])
     return settings
 
 

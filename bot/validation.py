@@ -108,7 +108,9 @@ def _text(
 
 
 def _has_control_characters(value: str, *, allow_newlines: bool) -> bool:
-    allowed = {"\n"} if allow_newlines else set()
+    # ZWNJ and ZWJ join letters in Persian and Indic names; other format characters (such as
+    # bidi overrides, which can disguise text) stay refused.
+    allowed = {"\u200c", "\u200d"} | ({"\n"} if allow_newlines else set())
     return any(
         unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co") and c not in allowed for c in value
     )

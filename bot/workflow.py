@@ -21,7 +21,7 @@ from bot.db.models import RequestApproval, RequestEvent, RequestStatus, Subaccou
 from bot.passwords import PasswordVault, generate_password
 from bot.redaction import forget_secret, redact, register_secret
 from bot.validation import ValidRequest
-from bot.zoom.errors import ZoomError
+from bot.zoom.errors import ZoomError, ZoomUnexpectedResponse
 from bot.zoom.payloads import create_account_body, masked
 
 if TYPE_CHECKING:
@@ -317,6 +317,13 @@ def provision(
     except ZoomError as error:
         error.zoom_message = redact(error.zoom_message, [password])
         return _record_failure(factory, request_id=request_id, error=error)
+    except Exception as exc:  # any failure mid-call must still settle the row
+        # The request may have reached Zoom: record the outcome as unknown, never as failed.
+        logger.exception("request %s: unexpected error during the Zoom call", request_id)
+        unexpected = ZoomUnexpectedResponse(
+            f"the bot failed during the call ({type(exc).__name__})", outcome_known=False
+        )
+        return _record_failure(factory, request_id=request_id, error=unexpected)
     finally:
         forget_secret(password)
     generated = password if row.password_generated else None

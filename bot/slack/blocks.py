@@ -29,6 +29,21 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def fit(text: str, limit: int) -> str:
+    """Escaped text of at most `limit` characters, cut between characters, never in an entity."""
+    escaped = escape(text)
+    if len(escaped) <= limit:
+        return escaped
+    pieces, used = [], 0
+    for character in text:
+        piece = escape(character)
+        if used + len(piece) > limit - 1:
+            break
+        pieces.append(piece)
+        used += len(piece)
+    return "".join(pieces) + "…"
+
+
 def mention(user_id: str | None) -> str:
     return f"<@{user_id}>" if user_id else "someone"
 
@@ -88,7 +103,7 @@ def _detail_fields(row: SubaccountRequest) -> list[MarkdownTextObject]:
     ]
     if row.sub_reseller_id:
         pairs.append(("Sub-reseller ID", row.sub_reseller_id))
-    return [MarkdownTextObject(text=f"*{label}*\n{escape(value)[:1900]}") for label, value in pairs]
+    return [MarkdownTextObject(text=f"*{label}*\n{fit(value, 1900)}") for label, value in pairs]
 
 
 def describe_options(options: dict[str, Any] | None) -> str:
@@ -114,7 +129,7 @@ def describe_options(options: dict[str, Any] | None) -> str:
 
 
 def _quote(text: str) -> str:
-    return "\n".join(f">{escape(line)}" for line in text[:2500].splitlines() or [""])
+    return "\n".join(f">{line}" for line in fit(text, 2800).split("\n"))
 
 
 def _status_line(row: SubaccountRequest, approvers: list[str], settings: ApprovalSettings) -> str:
@@ -145,7 +160,8 @@ _HEADLINES = {
 def _headline(row: SubaccountRequest) -> str:
     template = _HEADLINES[RequestStatus(row.status)]
     who = mention(row.approver_id) if row.approver_id else "policy (no approval required)"
-    return template.format(who=who, when=slack_date(row.decided_at)).replace("  ", " ")
+    when = slack_date(row.decided_at)
+    return template.format(who=who, when=when).replace("  ", " ").replace(" ;", ";")
 
 
 def _decision_buttons(request_id: int) -> ActionsBlock:

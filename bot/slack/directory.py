@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,9 @@ class SlackDirectory:
             if error not in ("users_not_found", "no_such_subteam"):
                 return default
             value = default
+        except (SlackClientError, OSError) as exc:
+            logger.warning("Slack directory lookup %s failed: %s", key[0], type(exc).__name__)
+            return default
         with self._lock:
             self._cache[key] = (now, value)
         return value
