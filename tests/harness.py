@@ -210,7 +210,8 @@ def running_bot(database_url: str, tmp_path: Path, **overrides: Any) -> Iterator
         settings = load_settings(settings_for(slack, zoom, database_url, tmp_path, **overrides))
         runtime = build_runtime(settings)
         server = make_http_server(runtime.wsgi, host="127.0.0.1", port=0)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        # A short poll interval keeps shutdown(), and so each test's teardown, fast.
+        thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
         thread.start()
         try:
             yield BotHarness(

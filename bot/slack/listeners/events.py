@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from slack_bolt import App
@@ -10,12 +12,42 @@ from bot.background import BackgroundTasks
 from bot.flows import Flows
 
 
+class DeliveredEvents:
+    """Event ids this process has already taken, so Slack's redeliveries are dropped.
+
+    Slack redelivers an event when it thinks the first delivery was missed. The decision is
+    idempotent in the database anyway; dropping the copy spares the person who reacted once a
+    "request is already decided" reply. Per process: a copy that reaches another instance is
+    still harmless.
+    """
+
+    def __init__(self, capacity: int = 1000) -> None:
+        self._capacity = capacity
+        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def first_delivery(self, event_id: str) -> bool:
+        if not event_id:
+            return True
+        with self._lock:
+            if event_id in self._ids:
+                return False
+            self._ids[event_id] = None
+            if len(self._ids) > self._capacity:
+                self._ids.popitem(last=False)
+            return True
+
+
 def register(app: App, *, flows: Flows, tasks: BackgroundTasks) -> None:
+    delivered = DeliveredEvents()
+
     @app.event("reaction_added")
-    def on_reaction(event: dict[str, Any]) -> None:
+    def on_reaction(event: dict[str, Any], body: dict[str, Any]) -> None:
         # The event carries no message text: the request is found by channel and ts.
         item = event.get("item") or {}
         if item.get("type") != "message":
+            return
+        if not delivered.first_delivery(str(body.get("event_id") or "")):
             return
         tasks.submit(
             flows.react,
