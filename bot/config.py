@@ -58,6 +58,11 @@ class Settings(DatabaseSettings):
     zoom_api_url: str = "https://api.zoom.us/v2"
     zoom_oauth_url: str = "https://zoom.us/oauth/token"
     zoom_timeout_seconds: float = Field(default=15.0, gt=0)
+    # Zoom's LIGHT label allows 30 req/s on Pro, per account and shared by all its apps.
+    zoom_rate_limit_per_second: float = Field(default=20.0, gt=0, le=1000)
+    provision_lease_seconds: float = Field(default=60.0, gt=0)
+    provision_poll_seconds: float = Field(default=2.0, gt=0)
+    provision_parallel: int = Field(default=4, ge=1, le=64)
 
     requester_allowlist: Annotated[list[str], NoDecode]
     approver_allowlist: Annotated[list[str], NoDecode]

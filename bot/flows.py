@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import workflow
@@ -18,11 +20,12 @@ from bot.background import BackgroundTasks
 from bot.db.models import RequestStatus, SubaccountRequest
 from bot.passwords import PasswordVault
 from bot.policy import AccessPolicy
+from bot.provisioning import ZoomAccounts, provision
 from bot.redaction import redact
 from bot.slack import messages
 from bot.slack.modal import request_modal
 from bot.slack.notifier import Notifier
-from bot.validation import InvalidRequestError, RequestInput, validate_request
+from bot.validation import InvalidRequestError, RequestInput, ValidRequest, validate_request
 from bot.workflow import Decision, DecisionOutcome
 
 logger = logging.getLogger(__name__)
@@ -42,6 +45,7 @@ class FlowSettings:
     approve_reaction: str
     reject_reaction: str
     slash_command: str
+    settle_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ class Submission:
 
     errors: dict[str, str] | None = None
     refusal: str | None = None
+    unavailable: bool = False  # the database could not be reached; nothing was stored
     request_id: int | None = None
 
 
@@ -61,7 +66,7 @@ class Flows:
         sessions: sessionmaker[Session],
         policy: AccessPolicy,
         notifier: Notifier,
-        zoom: workflow.AccountCreator,
+        zoom: ZoomAccounts,
         vault: PasswordVault,
         tasks: BackgroundTasks,
         bot_user_id: str | None,
@@ -74,6 +79,9 @@ class Flows:
         self._vault = vault
         self._tasks = tasks
         self._bot_user_id = bot_user_id
+        # Set by the runtime to the provisioning worker's wake(): a job is due now.
+        self.on_job_due: Callable[[], None] = lambda: None
+        self.wait_for_rate_limit: Callable[[], object] = lambda: None
 
     # -- the slash command ------------------------------------------------------------------
 
@@ -82,20 +90,31 @@ class Flows:
     ) -> None:
         verdict = self._policy.may_request(user_id)
         if not verdict.allowed:
-            with self._sessions.begin() as session:
-                workflow.record_denied(
-                    session,
-                    requester_id=user_id,
-                    channel_id=channel_id,
-                    attempted="slash_command",
-                    reason=verdict.reason,
-                )
+            try:
+                with self._sessions.begin() as session:
+                    workflow.record_denied(
+                        session,
+                        requester_id=user_id,
+                        channel_id=channel_id,
+                        attempted="slash_command",
+                        reason=verdict.reason,
+                    )
+            except SQLAlchemyError as exc:
+                # The refusal still reaches the person; the log keeps what the table could not.
+                logger.warning("denied %s but could not log it (%s)", user_id, type(exc).__name__)
             self._notifier.respond(response_url=response_url, text=messages.denied_request_text())
             return
         view = request_modal(channel_id=channel_id, require_reason=self.settings.require_reason)
         self._notifier.open_modal(trigger_id=trigger_id, view=view)
 
     def status(self, *, user_id: str, request_id: int) -> str:
+        try:
+            return self._status(user_id=user_id, request_id=request_id)
+        except SQLAlchemyError as exc:
+            logger.warning("status lookup failed (%s)", type(exc).__name__)
+            return messages.unavailable_text()
+
+    def _status(self, *, user_id: str, request_id: int) -> str:
         with self._sessions() as session:
             row = session.get(SubaccountRequest, request_id)
             visible = row is not None and (
@@ -114,14 +133,35 @@ class Flows:
         except InvalidRequestError as invalid:
             return Submission(errors=invalid.errors)
         verdict = self._policy.may_request(user_id)
+        try:
+            return self._store(
+                user_id=user_id,
+                channel_id=channel_id,
+                request=request,
+                allowed=verdict.allowed,
+                reason=verdict.reason,
+            )
+        except SQLAlchemyError as exc:
+            logger.warning("could not store a request (%s)", type(exc).__name__)
+            return Submission(refusal=messages.unavailable_text(), unavailable=True)
+
+    def _store(
+        self,
+        *,
+        user_id: str,
+        channel_id: str | None,
+        request: ValidRequest,
+        allowed: bool,
+        reason: str,
+    ) -> Submission:
         with self._sessions.begin() as session:
-            if not verdict.allowed:
+            if not allowed:
                 workflow.record_denied(
                     session,
                     requester_id=user_id,
                     channel_id=channel_id,
                     attempted="modal_submission",
-                    reason=verdict.reason,
+                    reason=reason,
                 )
                 return Submission(refusal=messages.denied_request_text())
             row = workflow.submit_request(
@@ -154,7 +194,9 @@ class Flows:
             self._record(request_id, "post_failed", detail={"channel": channel_id})
         self._notifier.dm(user_id=row.requester_id, text=self._submitted_dm(row, channel_id, ts))
         if row.status == RequestStatus.PROVISIONING:
-            self.provision(request_id)
+            with self._sessions.begin() as session:
+                workflow.release_job(session, request_id=request_id)
+            self.on_job_due()
 
     def _submitted_dm(self, row: SubaccountRequest, channel_id: str | None, ts: str | None) -> str:
         if not ts:
@@ -169,6 +211,20 @@ class Flows:
     # -- approvals --------------------------------------------------------------------------
 
     def react(self, *, user_id: str, reaction: str, channel_id: str, ts: str) -> None:
+        try:
+            self._react(user_id=user_id, reaction=reaction, channel_id=channel_id, ts=ts)
+        except SQLAlchemyError as exc:
+            self._unavailable(exc, user_id=user_id, channel_id=channel_id)
+
+    def _unavailable(self, exc: SQLAlchemyError, *, user_id: str, channel_id: str) -> None:
+        logger.warning("a decision could not be recorded (%s)", type(exc).__name__)
+        self._notifier.ephemeral(
+            channel_id=channel_id,
+            user_id=user_id,
+            text=messages.unavailable_text() + " React or click again later.",
+        )
+
+    def _react(self, *, user_id: str, reaction: str, channel_id: str, ts: str) -> None:
         choice = self._choice_for(reaction)
         if choice is None or user_id == self._bot_user_id:
             return
@@ -182,7 +238,7 @@ class Flows:
                 detail={"reaction": reaction, "channel": channel_id, "ts": ts},
             )
             return
-        self.decide(request_id=row.id, user_id=user_id, choice=choice, channel_id=channel_id)
+        self._decide(request_id=row.id, user_id=user_id, choice=choice, channel_id=channel_id)
 
     def _choice_for(self, reaction: str) -> Choice | None:
         # Skin-tone variants arrive as "name::skin-tone-2".
@@ -194,6 +250,14 @@ class Flows:
         return None
 
     def decide(self, *, request_id: int, user_id: str, choice: Choice, channel_id: str) -> None:
+        try:
+            self._decide(
+                request_id=request_id, user_id=user_id, choice=choice, channel_id=channel_id
+            )
+        except SQLAlchemyError as exc:
+            self._unavailable(exc, user_id=user_id, channel_id=channel_id)
+
+    def _decide(self, *, request_id: int, user_id: str, choice: Choice, channel_id: str) -> None:
         with self._sessions() as session:
             row = session.get(SubaccountRequest, request_id)
         if row is None or row.status == RequestStatus.DENIED:
@@ -206,7 +270,7 @@ class Flows:
         decision = self._decision(row, user_id=user_id, choice=choice)
         self._render_decision(decision, user_id=user_id, channel_id=channel_id)
         if decision.outcome == DecisionOutcome.APPROVED:
-            self.provision(request_id)
+            self.on_job_due()
 
     def _decision(self, row: SubaccountRequest, *, user_id: str, choice: Choice) -> Decision:
         if choice == Choice.APPROVE:
@@ -265,9 +329,17 @@ class Flows:
     # -- Zoom ---------------------------------------------------------------------------------
 
     def provision(self, request_id: int) -> None:
-        result = workflow.provision(
-            self._sessions, request_id=request_id, zoom=self._zoom, vault=self._vault
+        """Run by the provisioning worker on a job it has claimed."""
+        result = provision(
+            self._sessions,
+            request_id=request_id,
+            zoom=self._zoom,
+            vault=self._vault,
+            settle_seconds=self.settings.settle_seconds,
+            wait_for_rate_limit=self.wait_for_rate_limit,
         )
+        if result.requeued:
+            return  # rate limited: nothing happened at Zoom, the worker runs it again later
         row = result.request
         text = redact(messages.outcome_text(result))
         with self._sessions() as session:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -12,14 +13,17 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.background import BackgroundTasks
 from bot.config import Settings
 from bot.db.migrate import upgrade_to_head
 from bot.db.session import make_engine, make_session_factory
 from bot.flows import Flows, FlowSettings
+from bot.jobs import ProvisioningWorker, new_instance_id
 from bot.passwords import PasswordVault, load_or_create_key
 from bot.policy import AccessPolicy, Allowlist
+from bot.ratelimit import SharedRateLimiter
 from bot.redaction import install_log_redaction, register_secret
 from bot.slack.app import create_app
 from bot.slack.blocks import ApprovalSettings
@@ -34,6 +38,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Runtime:
+    """Everything one process runs; close() stops the worker and the pools."""
+
     settings: Settings
     engine: Engine
     tasks: BackgroundTasks
@@ -42,8 +48,10 @@ class Runtime:
     wsgi: WSGIApp
     zoom: ZoomClient
     zoom_token_client: httpx.Client
+    worker: ProvisioningWorker
 
     def close(self, *, wait: bool = True) -> None:
+        self.worker.stop()
         self.tasks.shutdown(wait=wait)
         self.zoom.close()
         self.zoom_token_client.close()
@@ -74,9 +82,10 @@ def build_runtime(settings: Settings) -> Runtime:
     zoom_token_client = httpx.Client(timeout=zoom_timeout(settings))
     zoom = build_zoom_client(settings, zoom_token_client)
     tasks = BackgroundTasks()
+    sessions = make_session_factory(engine)
     flows = Flows(
         settings=flow_settings(settings),
-        sessions=make_session_factory(engine),
+        sessions=sessions,
         policy=build_policy(settings, slack),
         notifier=Notifier(slack, approval=approval_settings(settings)),
         zoom=zoom,
@@ -91,8 +100,27 @@ def build_runtime(settings: Settings) -> Runtime:
         flows=flows,
         tasks=tasks,
     )
+    worker = start_worker(settings, flows, sessions)
     wsgi = make_wsgi_app(bolt, engine)
-    return Runtime(settings, engine, tasks, flows, bolt, wsgi, zoom, zoom_token_client)
+    return Runtime(settings, engine, tasks, flows, bolt, wsgi, zoom, zoom_token_client, worker)
+
+
+def start_worker(
+    settings: Settings, flows: Flows, sessions: sessionmaker[Session]
+) -> ProvisioningWorker:
+    limiter = SharedRateLimiter(sessions, rate_per_second=settings.zoom_rate_limit_per_second)
+    flows.wait_for_rate_limit = limiter.acquire
+    worker = ProvisioningWorker(
+        sessions=sessions,
+        run_job=flows.provision,
+        instance_id=new_instance_id(),
+        lease_seconds=settings.provision_lease_seconds,
+        poll_seconds=settings.provision_poll_seconds,
+        max_parallel=settings.provision_parallel,
+    )
+    flows.on_job_due = worker.wake
+    worker.start()
+    return worker
 
 
 def zoom_timeout(settings: Settings) -> httpx.Timeout:
@@ -127,6 +155,8 @@ def flow_settings(settings: Settings) -> FlowSettings:
         approve_reaction=settings.approve_reaction,
         reject_reaction=settings.reject_reaction,
         slash_command=settings.slash_command,
+        # A create sent by an instance that died may still be running at Zoom for this long.
+        settle_seconds=settings.zoom_timeout_seconds,
     )
 
 
@@ -151,3 +181,17 @@ def key_file_path(settings: Settings) -> Path:
     if database and database != ":memory:":
         return Path(database).with_suffix(".key")
     return Path("zoombot.key")
+
+
+def wait_until_idle(runtime: Runtime, timeout_seconds: float = 15.0) -> bool:
+    """True once no background task, no provisioning job and no due job remains (tests, bench)."""
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        runtime.tasks.wait_idle(max(0.0, deadline - time.monotonic()))
+        worker = runtime.worker
+        # Order matters: a job leaves "due" only after it is marked in flight (see _claim), so
+        # reading "due" first and "in flight" second cannot miss a claim landing in between.
+        if not worker.has_due_jobs() and worker.idle() and runtime.tasks.wait_idle(0):
+            return True
+        time.sleep(0.02)
+    return False

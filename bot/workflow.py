@@ -1,4 +1,4 @@
-"""The request state machine: submit, approve, reject, expire, provision.
+"""The request state machine up to the decision: submit, approve, reject, expire.
 
 Functions here take a session (or a session factory when a step needs several transactions) and
 plain values; they know nothing of Slack payloads or HTTP. Every decision that must happen once
@@ -11,7 +11,7 @@ import enum
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -19,19 +19,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import RequestApproval, RequestEvent, RequestStatus, SubaccountRequest
 from bot.passwords import PasswordVault, generate_password
-from bot.redaction import forget_secret, redact, register_secret
 from bot.validation import ValidRequest
-from bot.zoom.errors import ZoomError, ZoomUnexpectedResponse
-from bot.zoom.payloads import create_account_body, masked
-
-if TYPE_CHECKING:
-    from bot.zoom.client import CreatedAccount
 
 logger = logging.getLogger(__name__)
 
-
-class AccountCreator(Protocol):
-    def create_sub_account(self, body: dict[str, Any]) -> CreatedAccount: ...
+HOLD_FOR_ANNOUNCE = "announcing"
+ANNOUNCE_HOLD = timedelta(seconds=60)
 
 
 def add_event(
@@ -76,6 +69,16 @@ def submit_request(
     """Store a valid request, its password encrypted; with no approvals needed it is approved."""
     password = request.password or generate_password()
     status = RequestStatus.PENDING_APPROVAL if required_approvals else RequestStatus.PROVISIONING
+    # With no approval needed the job is held until its approval message is posted (see
+    # release_job), so the outcome can update that message; the hold lapses if posting dies.
+    hold = (
+        {}
+        if required_approvals
+        else {
+            "claimed_by": HOLD_FOR_ANNOUNCE,
+            "claim_expires_at": datetime.now(UTC) + ANNOUNCE_HOLD,
+        }
+    )
     row = SubaccountRequest(
         status=status,
         requester_id=requester_id,
@@ -89,6 +92,7 @@ def submit_request(
         reason=request.reason,
         password_ciphertext=vault.encrypt(password),
         password_generated=request.password is None,
+        **hold,
     )
     session.add(row)
     session.flush()
@@ -287,108 +291,13 @@ def _transition(session: Session, request_id: int, *, to: RequestStatus, **value
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-@dataclass(frozen=True)
-class ProvisionResult:
-    request: SubaccountRequest
-    account: CreatedAccount | None = None
-    error: ZoomError | None = None
-    # Only set when the bot generated the password and the account now exists.
-    generated_password: str | None = field(default=None, repr=False)
-
-
-def provision(
-    factory: sessionmaker[Session],
-    *,
-    request_id: int,
-    zoom: AccountCreator,
-    vault: PasswordVault,
-) -> ProvisionResult:
-    """Call Zoom once for a request in `provisioning`, then record the outcome."""
-    with factory.begin() as session:
-        row = session.get_one(SubaccountRequest, request_id)
-        if row.status != RequestStatus.PROVISIONING or row.password_ciphertext is None:
-            raise ValueError(f"request {request_id} is not waiting to be provisioned")
-        password = vault.decrypt(row.password_ciphertext)
-        body = _body_for(row, password)
-        add_event(session, request_id=request_id, kind="zoom_called", detail=masked(body))
-    register_secret(password)
-    try:
-        account = zoom.create_sub_account(body)
-    except ZoomError as error:
-        error.zoom_message = redact(error.zoom_message, [password])
-        return _record_failure(factory, request_id=request_id, error=error)
-    except Exception as exc:  # any failure mid-call must still settle the row
-        # The request may have reached Zoom: record the outcome as unknown, never as failed.
-        logger.exception("request %s: unexpected error during the Zoom call", request_id)
-        unexpected = ZoomUnexpectedResponse(
-            f"the bot failed during the call ({type(exc).__name__})", outcome_known=False
+def release_job(session: Session, *, request_id: int) -> None:
+    """End the announce hold: the provisioning job is due now."""
+    session.execute(
+        update(SubaccountRequest)
+        .where(
+            SubaccountRequest.id == request_id,
+            SubaccountRequest.claimed_by == HOLD_FOR_ANNOUNCE,
         )
-        return _record_failure(factory, request_id=request_id, error=unexpected)
-    finally:
-        forget_secret(password)
-    generated = password if row.password_generated else None
-    return _record_success(factory, request_id=request_id, account=account, password=generated)
-
-
-def _body_for(row: SubaccountRequest, password: str) -> dict[str, Any]:
-    return create_account_body(
-        first_name=row.first_name or "",
-        last_name=row.last_name or "",
-        email=row.email or "",
-        password=password,
-        account_name=row.account_name,
-        sub_reseller_id=row.sub_reseller_id,
-        options=row.options,
+        .values(claimed_by=None, claim_expires_at=None)
     )
-
-
-def _record_success(
-    factory: sessionmaker[Session],
-    *,
-    request_id: int,
-    account: CreatedAccount,
-    password: str | None,
-) -> ProvisionResult:
-    with factory.begin() as session:
-        row = session.get_one(SubaccountRequest, request_id)
-        row.status = RequestStatus.CREATED
-        row.zoom_http_status = 201
-        row.zoom_account_id = account.id
-        row.zoom_owner_id = account.owner_id
-        row.zoom_owner_email = account.owner_email
-        row.zoom_created_at = account.created_at
-        row.password_ciphertext = None
-        add_event(
-            session,
-            request_id=request_id,
-            kind="zoom_result",
-            detail={"http_status": 201, "account_id": account.id, "owner_id": account.owner_id},
-        )
-    return ProvisionResult(request=row, account=account, generated_password=password)
-
-
-def _record_failure(
-    factory: sessionmaker[Session], *, request_id: int, error: ZoomError
-) -> ProvisionResult:
-    status = RequestStatus.FAILED if error.outcome_known else RequestStatus.UNKNOWN
-    with factory.begin() as session:
-        row = session.get_one(SubaccountRequest, request_id)
-        row.status = status
-        row.zoom_http_status = error.http_status
-        row.zoom_error_code = error.zoom_code
-        row.zoom_error_message = error.zoom_message
-        row.password_ciphertext = None
-        add_event(
-            session,
-            request_id=request_id,
-            kind="zoom_result",
-            detail={
-                "http_status": error.http_status,
-                "code": error.zoom_code,
-                "message": error.zoom_message,
-                "error": type(error).__name__,
-                "outcome_known": error.outcome_known,
-            },
-        )
-    logger.info("request %s: Zoom call ended %s (%s)", request_id, status, type(error).__name__)
-    return ProvisionResult(request=row, error=error)

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from bot.config import load_settings
 from bot.db.models import RequestEvent, SubaccountRequest
 from bot.db.session import make_session_factory
-from bot.runtime import Runtime, build_runtime
+from bot.runtime import Runtime, build_runtime, wait_until_idle
 from bot.web import make_http_server
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_signing import (
@@ -138,7 +138,7 @@ class BotHarness:
         )
 
     def wait(self, timeout_seconds: float = 15.0) -> None:
-        assert self.runtime.tasks.wait_idle(timeout_seconds), "background work did not finish"
+        assert wait_until_idle(self.runtime, timeout_seconds), "background work did not finish"
 
     # -- reading the audit log ----------------------------------------------------------------
 

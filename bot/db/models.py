@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -104,6 +105,22 @@ class SubaccountRequest(Base):
     zoom_created_at: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # The provisioning job: which instance holds it and until when (renewed while it runs), and
+    # how many times a create was sent. attempts > 0 on a claimed job means "look Zoom up first".
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claim_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    zoom_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class ZoomRateSlot(Base):
+    """One row: the next moment (Unix seconds) a Zoom call may start, shared by every instance.
+
+    Epoch seconds rather than a timestamp so one portable UPDATE can do the arithmetic."""
+
+    __tablename__ = "zoom_rate_slots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    next_slot_epoch: Mapped[float] = mapped_column(Float)
 
 
 class RequestEvent(Base):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.db.models import RequestStatus, SubaccountRequest
+from bot.provisioning import ProvisionResult
 from bot.slack.blocks import describe_options, escape, mention, slack_date
-from bot.workflow import ProvisionResult
 
 
 def help_text(command: str) -> str:
@@ -21,6 +21,13 @@ def denied_request_text() -> str:
     return (
         "Sorry, you are not on the list of people who may request Zoom sub accounts. "
         "Ask an admin of this bot to add you. (This attempt was logged.)"
+    )
+
+
+def unavailable_text() -> str:
+    return (
+        "The bot's database is temporarily unavailable, so nothing was recorded and nothing was "
+        "created. Please try again in a few minutes."
     )
 
 

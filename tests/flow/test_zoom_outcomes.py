@@ -217,15 +217,23 @@ def test_429_with_retry_after_waits_then_creates(bot):
     assert elapsed_seconds >= 1.0
 
 
-def test_429_that_persists_fails_as_rate_limited(bot):
-    for _ in range(4):
+def test_429_that_outlasts_the_client_retries_requeues_the_job_then_creates_once(bot):
+    for _ in range(4):  # the client's first try and its three retries
         bot.zoom.queue_response(429, RATE_LIMITED, headers={"Retry-After": "0"})
+    request = bot.submit_ok()
 
-    final, text = outcome_of(bot)
+    waiting = approve(bot, request)
 
-    assert (final.status, final.zoom_http_status, final.zoom_error_code) == ("failed", 429, 429)
-    assert len(bot.zoom.account_posts) == 4
-    assert "rate-limiting" in text
+    assert waiting.status == "provisioning"
+    assert "requeued" in bot.event_kinds(request.id)
+    assert waiting.password_ciphertext is not None  # still needed for the next try
+    assert post_texts(bot, ORIGIN_CHANNEL) == []  # no outcome yet: nothing was decided
+    time.sleep(2.2)  # the first requeue waits 2 s
+    bot.wait()
+    final = bot.request(request.id)
+    assert (final.status, final.zoom_http_status) == ("created", 201)
+    assert len(bot.zoom.account_posts) == 5
+    assert list(bot.zoom.created_accounts) == ["jill@example.com"]
 
 
 # -- outcomes that cannot be known -------------------------------------------------------------

@@ -12,7 +12,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import workflow
+from bot import provisioning, workflow
 from bot.config import normalize_database_url
 from bot.db.migrate import upgrade_to_head
 from bot.db.models import RequestApproval, RequestEvent, RequestStatus, SubaccountRequest
@@ -157,7 +157,7 @@ def approved_request(sessions, vault, **overrides: Any) -> int:
 
 
 def provision(sessions, vault, request_id, zoom):
-    return workflow.provision(sessions, request_id=request_id, zoom=zoom, vault=vault)
+    return provisioning.provision(sessions, request_id=request_id, zoom=zoom, vault=vault)
 
 
 # -- submit --------------------------------------------------------------------------------

@@ -23,9 +23,8 @@ def register(app: App, *, flows: Flows) -> None:
         if result.errors:
             ack(response_action="errors", errors=result.errors)
         elif result.refusal:
-            ack(
-                response_action="update", view=notice_view(title="Not allowed", text=result.refusal)
-            )
+            title = "Try again later" if result.unavailable else "Not allowed"
+            ack(response_action="update", view=notice_view(title=title, text=result.refusal))
         else:
             text = (
                 f"Request #{result.request_id} is saved and on its way to the approvers. "
