@@ -34,7 +34,7 @@ def make_wsgi_app(bolt_app: App, engine: Engine) -> WSGIApp:
             return _healthz(engine, start_response)
         if path == "/slack/events" and method == "POST":
             if _content_length(environ) > MAX_BODY_BYTES:
-                return _json(start_response, "413 Payload Too Large", {"error": "too large"})
+                return _json(start_response, "400 Bad Request", {"error": "body too large"})
             result: Iterable[bytes] = slack_handler(environ, start_response)
             return result
         return _json(start_response, "404 Not Found", {"error": "not found"})
