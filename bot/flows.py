@@ -81,7 +81,6 @@ class Flows:
         self._bot_user_id = bot_user_id
         # Set by the runtime to the provisioning worker's wake(): a job is due now.
         self.on_job_due: Callable[[], None] = lambda: None
-        self.wait_for_rate_limit: Callable[[], object] = lambda: None
 
     # -- the slash command ------------------------------------------------------------------
 
@@ -249,25 +248,63 @@ class Flows:
             return Choice.REJECT
         return None
 
-    def decide(self, *, request_id: int, user_id: str, choice: Choice, channel_id: str) -> None:
+    def decide(
+        self,
+        *,
+        request_id: int,
+        user_id: str,
+        choice: Choice,
+        channel_id: str,
+        message_ts: str | None = None,
+    ) -> None:
+        """A button click: `message_ts` is the message the clicked button is on."""
         try:
             self._decide(
-                request_id=request_id, user_id=user_id, choice=choice, channel_id=channel_id
+                request_id=request_id,
+                user_id=user_id,
+                choice=choice,
+                channel_id=channel_id,
+                message_ts=message_ts,
             )
         except SQLAlchemyError as exc:
             self._unavailable(exc, user_id=user_id, channel_id=channel_id)
 
-    def _decide(self, *, request_id: int, user_id: str, choice: Choice, channel_id: str) -> None:
+    def _decide(
+        self,
+        *,
+        request_id: int,
+        user_id: str,
+        choice: Choice,
+        channel_id: str,
+        message_ts: str | None = None,
+    ) -> None:
         with self._sessions() as session:
             row = session.get(SubaccountRequest, request_id)
         if row is None or row.status == RequestStatus.DENIED:
+            self._record(
+                None if row is None else row.id,
+                f"{choice}_refused",
+                actor_id=user_id,
+                detail={"reason": "not a request this bot can decide", "request_id": request_id},
+            )
             self._notifier.ephemeral(
                 channel_id=channel_id,
                 user_id=user_id,
                 text="That is not a request this bot can decide.",
             )
             return
-        decision = self._decision(row, user_id=user_id, choice=choice)
+        if _on_another_message(row, channel_id=channel_id, message_ts=message_ts):
+            # Slack only sends the value the bot put on that message's button: a value naming
+            # another request is a forged or corrupted payload and decides nothing.
+            decision = workflow.refuse(
+                self._sessions,
+                request_id=row.id,
+                actor_id=user_id,
+                action=str(choice),
+                reason="that button is not on this request's message",
+            )
+        else:
+            decision = self._decision(row, user_id=user_id, choice=choice)
         self._render_decision(decision, user_id=user_id, channel_id=channel_id)
         if decision.outcome == DecisionOutcome.APPROVED:
             self.on_job_due()
@@ -286,19 +323,30 @@ class Flows:
                 reason=verdict.reason,
             )
         if choice == Choice.REJECT:
-            return workflow.reject(
+            decision = workflow.reject(
                 self._sessions,
                 request_id=row.id,
                 rejecter_id=user_id,
                 ttl=self.settings.approval_ttl,
             )
-        return workflow.approve(
-            self._sessions,
-            request_id=row.id,
-            approver_id=user_id,
-            required_approvals=self.settings.required_approvals,
-            ttl=self.settings.approval_ttl,
-        )
+        else:
+            decision = workflow.approve(
+                self._sessions,
+                request_id=row.id,
+                approver_id=user_id,
+                required_approvals=self.settings.required_approvals,
+                ttl=self.settings.approval_ttl,
+            )
+        if decision.outcome == DecisionOutcome.ALREADY_DECIDED:
+            # Nothing changes, but a decision attempt on a closed request is still audited.
+            status = decision.request.status.replace("_", " ")
+            self._record(
+                row.id,
+                f"{choice}_refused",
+                actor_id=user_id,
+                detail={"reason": f"the request is already {status}"},
+            )
+        return decision
 
     def _render_decision(self, decision: Decision, *, user_id: str, channel_id: str) -> None:
         row, outcome = decision.request, decision.outcome
@@ -336,7 +384,6 @@ class Flows:
             zoom=self._zoom,
             vault=self._vault,
             settle_seconds=self.settings.settle_seconds,
-            wait_for_rate_limit=self.wait_for_rate_limit,
         )
         if result.requeued:
             return  # rate limited: nothing happened at Zoom, the worker runs it again later
@@ -368,6 +415,13 @@ class Flows:
             workflow.add_event(
                 session, request_id=request_id, kind=kind, actor_id=actor_id, detail=detail
             )
+
+
+def _on_another_message(row: SubaccountRequest, *, channel_id: str, message_ts: str | None) -> bool:
+    """True when a click comes from a message that is not the request's approval message."""
+    if message_ts is None or row.approval_ts is None:
+        return False  # a reaction (found by its message), or a request not yet posted
+    return (channel_id, message_ts) != (row.approval_channel_id, row.approval_ts)
 
 
 _PRIVATE_ANSWERS = {

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import RequestEvent, RequestStatus, SubaccountRequest
@@ -23,7 +24,12 @@ from bot.passwords import PasswordVault
 from bot.redaction import forget_secret, redact, register_secret
 from bot.workflow import add_event
 from bot.zoom.client import CreatedAccount
-from bot.zoom.errors import ZoomError, ZoomRateLimited, ZoomUnexpectedResponse
+from bot.zoom.errors import (
+    ZoomError,
+    ZoomOutcomeUnchecked,
+    ZoomRateLimited,
+    ZoomUnexpectedResponse,
+)
 from bot.zoom.payloads import create_account_body, masked
 
 logger = logging.getLogger(__name__)
@@ -65,7 +71,6 @@ def provision(
     zoom: ZoomAccounts,
     vault: PasswordVault,
     settle_seconds: float = 0.0,
-    wait_for_rate_limit: Callable[[], object] = lambda: None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> ProvisionResult:
     """Run one claimed job to an outcome (or a requeue). `settle_seconds`: how long a create
@@ -75,11 +80,9 @@ def provision(
     try:
         if job.maybe_sent_at is not None:
             _wait_to_settle(job.maybe_sent_at, settle_seconds, sleep)
-            wait_for_rate_limit()
             settled = _reconcile(factory, request_id, job, zoom)
             if settled is not None:
                 return settled
-        wait_for_rate_limit()  # before the attempt is recorded: waiting sends nothing
         return _send(factory, request_id, job, zoom)
     finally:
         forget_secret(job.password)
@@ -125,12 +128,12 @@ def _reconcile(
     try:
         found = zoom.find_sub_accounts(job.email)
     except ZoomError as error:
-        unknown = ZoomUnexpectedResponse(
+        # Said as it is: not "an answer the bot does not understand", since none may have come.
+        unknown = ZoomOutcomeUnchecked(
             "an earlier attempt was interrupted and Zoom could not be asked whether it worked "
             f"({type(error).__name__})",
             http_status=error.http_status,
             zoom_code=error.zoom_code,
-            outcome_known=False,
         )
         return _record_failure(factory, request_id=request_id, error=unknown)
     with factory.begin() as session:
@@ -167,6 +170,10 @@ def _send(
     except ZoomError as error:
         error.zoom_message = redact(error.zoom_message, [job.password])
         return _record_failure(factory, request_id=request_id, error=error)
+    except SQLAlchemyError:
+        # The shared rate limit could not reserve a slot (database unreachable), so this try
+        # was never sent. The job keeps its claim: it is looked up and retried once that lapses.
+        raise
     except Exception as exc:  # any failure mid-call must still settle the row
         # The request may have reached Zoom: record the outcome as unknown, never as failed.
         logger.exception("request %s: unexpected error during the Zoom call", request_id)

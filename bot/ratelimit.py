@@ -1,13 +1,15 @@
 """A Zoom rate limit shared by every instance: each call reserves the next free slot in one row.
 
 Zoom's limits are per account and shared by all apps on it, so a per-process bucket would let
-three instances send three times the rate. One conditional UPDATE hands out slots in order.
+three instances send three times the rate. One locked row hands out slots in order, and
+the Zoom client waits for its slot right before each request goes out (see runtime.py).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import suppress
 
 from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
@@ -34,37 +36,44 @@ class SharedRateLimiter:
 
     def acquire(self) -> float:
         """Wait for this caller's slot; returns the seconds waited."""
-        now = self._clock()
-        slot = self._reserve(now)
-        wait_seconds = max(0.0, slot - now)
+        slot = self._reserve()
+        # Measured after the reservation: the database round trip (or a wait for the row lock)
+        # must not be added to the wait, or calls drift late unevenly and bunch up.
+        wait_seconds = max(0.0, slot - self._clock())
         if wait_seconds:
             self._sleep(wait_seconds)
         return wait_seconds
 
-    def _reserve(self, now: float) -> float:
+    def _reserve(self) -> float:
         for _ in range(3):
             with self._sessions.begin() as session:
-                if _advance(session, now, self._interval_seconds):
+                # The row is locked before the clock is read: time spent connecting or queued
+                # behind other instances must not make "now" stale, or the slot handed out is
+                # already past and the call goes out too close to the next one.
+                if _lock(session):
+                    _advance(session, self._clock(), self._interval_seconds)
                     return _next_slot(session) - self._interval_seconds
-            try:
-                with self._sessions.begin() as session:
-                    session.add(
-                        ZoomRateSlot(id=_SLOT_ROW, next_slot_epoch=now + self._interval_seconds)
-                    )
-                return now
-            except IntegrityError:
-                continue  # another instance created the row first; reserve through it
+            # The first call ever creates the row, then reserves through it like any other: a
+            # slot handed out by the INSERT itself would be stale by the time it commits.
+            with suppress(IntegrityError), self._sessions.begin() as session:
+                session.add(ZoomRateSlot(id=_SLOT_ROW, next_slot_epoch=0.0))
         raise RuntimeError("could not reserve a Zoom rate-limit slot")
 
 
-def _advance(session: Session, now: float, interval_seconds: float) -> bool:
+def _lock(session: Session) -> bool:
+    """Lock the slot row (PostgreSQL); False when it does not exist yet."""
+    query = select(ZoomRateSlot.id).where(ZoomRateSlot.id == _SLOT_ROW).with_for_update()
+    return session.scalar(query) is not None
+
+
+def _advance(session: Session, now: float, interval_seconds: float) -> None:
+    # One statement, so it stays atomic where FOR UPDATE is not available (SQLite).
     start = case((ZoomRateSlot.next_slot_epoch > now, ZoomRateSlot.next_slot_epoch), else_=now)
-    result = session.execute(
+    session.execute(
         update(ZoomRateSlot)
         .where(ZoomRateSlot.id == _SLOT_ROW)
         .values(next_slot_epoch=start + interval_seconds)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def _next_slot(session: Session) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -79,10 +80,13 @@ def build_runtime(settings: Settings) -> Runtime:
         token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
     )
     bot_user_id = str(slack.auth_test().get("user_id") or "") or None
-    zoom_token_client = httpx.Client(timeout=zoom_timeout(settings))
-    zoom = build_zoom_client(settings, zoom_token_client)
-    tasks = BackgroundTasks()
     sessions = make_session_factory(engine)
+    # Zoom's limit is per account: every request of every instance, retries included, waits
+    # for its slot right before it is sent.
+    limiter = SharedRateLimiter(sessions, rate_per_second=settings.zoom_rate_limit_per_second)
+    zoom_token_client = httpx.Client(timeout=zoom_timeout(settings))
+    zoom = build_zoom_client(settings, zoom_token_client, before_request=limiter.acquire)
+    tasks = BackgroundTasks()
     flows = Flows(
         settings=flow_settings(settings),
         sessions=sessions,
@@ -108,8 +112,6 @@ def build_runtime(settings: Settings) -> Runtime:
 def start_worker(
     settings: Settings, flows: Flows, sessions: sessionmaker[Session]
 ) -> ProvisioningWorker:
-    limiter = SharedRateLimiter(sessions, rate_per_second=settings.zoom_rate_limit_per_second)
-    flows.wait_for_rate_limit = limiter.acquire
     worker = ProvisioningWorker(
         sessions=sessions,
         run_job=flows.provision,
@@ -127,7 +129,12 @@ def zoom_timeout(settings: Settings) -> httpx.Timeout:
     return httpx.Timeout(settings.zoom_timeout_seconds, connect=5.0)
 
 
-def build_zoom_client(settings: Settings, token_client: httpx.Client) -> ZoomClient:
+def build_zoom_client(
+    settings: Settings,
+    token_client: httpx.Client,
+    *,
+    before_request: Callable[[], object] | None = None,
+) -> ZoomClient:
     auth = ZoomServerToServerAuth(
         account_id=settings.zoom_account_id,
         client_id=settings.zoom_client_id,
@@ -135,7 +142,12 @@ def build_zoom_client(settings: Settings, token_client: httpx.Client) -> ZoomCli
         oauth_url=settings.zoom_oauth_url,
         token_client=token_client,
     )
-    return ZoomClient(api_url=settings.zoom_api_url, auth=auth, timeout=zoom_timeout(settings))
+    return ZoomClient(
+        api_url=settings.zoom_api_url,
+        auth=auth,
+        timeout=zoom_timeout(settings),
+        before_request=before_request,
+    )
 
 
 def build_policy(settings: Settings, slack: WebClient) -> AccessPolicy:

@@ -35,6 +35,9 @@ def make_wsgi_app(bolt_app: App, engine: Engine) -> WSGIApp:
         if path == "/slack/events" and method == "POST":
             if _content_length(environ) > MAX_BODY_BYTES:
                 return _json(start_response, "400 Bad Request", {"error": "body too large"})
+            if not _timestamp_is_a_number(environ):
+                # Bolt's verifier would raise on it (a 500); Slack never sends one: refuse it.
+                return _json(start_response, "401 Unauthorized", {"error": "invalid request"})
             result: Iterable[bytes] = slack_handler(environ, start_response)
             return result
         return _json(start_response, "404 Not Found", {"error": "not found"})
@@ -47,6 +50,17 @@ def _content_length(environ: dict[str, Any]) -> int:
         return int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return MAX_BODY_BYTES + 1
+
+
+def _timestamp_is_a_number(environ: dict[str, Any]) -> bool:
+    timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP")
+    if timestamp is None:
+        return True  # missing: Bolt refuses it with 401
+    try:
+        int(timestamp)
+    except ValueError:
+        return False
+    return True
 
 
 def _healthz(engine: Engine, start_response: StartResponse) -> list[bytes]:
@@ -72,6 +86,9 @@ def _json(start_response: StartResponse, status: str, payload: dict[str, Any]) -
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    # socketserver's default listen backlog is 5: a burst of Slack deliveries (events, clicks,
+    # retries arriving together) overflowed it and connections were reset.
+    request_queue_size = 128
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -178,7 +178,7 @@ def approve(
     ttl: timedelta,
 ) -> Decision:
     """Record one approval; the approval that reaches the threshold moves the request on."""
-    closed = _close_if_not_pending(factory, request_id=request_id, ttl=ttl)
+    closed = _close_if_not_pending(factory, request_id=request_id, ttl=ttl, actor_id=approver_id)
     if closed is not None:
         return closed
     # The approval is committed on its own first, so that of two concurrent approvers the
@@ -241,7 +241,7 @@ def _advance_if_threshold(
 def reject(
     factory: sessionmaker[Session], *, request_id: int, rejecter_id: str, ttl: timedelta
 ) -> Decision:
-    closed = _close_if_not_pending(factory, request_id=request_id, ttl=ttl)
+    closed = _close_if_not_pending(factory, request_id=request_id, ttl=ttl, actor_id=rejecter_id)
     if closed is not None:
         return closed
     with factory.begin() as session:
@@ -263,7 +263,7 @@ def reject(
 
 
 def _close_if_not_pending(
-    factory: sessionmaker[Session], *, request_id: int, ttl: timedelta
+    factory: sessionmaker[Session], *, request_id: int, ttl: timedelta, actor_id: str
 ) -> Decision | None:
     """Already decided → say so; pending for longer than the TTL → expire it now."""
     with factory.begin() as session:
@@ -273,7 +273,14 @@ def _close_if_not_pending(
         if datetime.now(UTC) - row.created_at < ttl:
             return None
         if _transition(session, request_id, to=RequestStatus.EXPIRED, password_ciphertext=None):
-            add_event(session, request_id=request_id, kind="expired", detail={"ttl": str(ttl)})
+            # The actor is whoever tried to decide too late: the audit log keeps that attempt.
+            add_event(
+                session,
+                request_id=request_id,
+                kind="expired",
+                actor_id=actor_id,
+                detail={"ttl": str(ttl)},
+            )
     with factory() as session:
         row = session.get_one(SubaccountRequest, request_id)
         return Decision(DecisionOutcome.EXPIRED, row, approvers_of(session, request_id))

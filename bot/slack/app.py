@@ -23,8 +23,21 @@ class _DropTokenSkippedWarning(logging.Filter):
         return "`token` will be unused" not in record.getMessage()
 
 
+class _DropRefusedRequestBodies(logging.Filter):
+    """Bolt logs the whole body of a request whose signature check fails, at INFO: a modal
+    submission's body holds the password typed into it. Keep the fact, drop the body."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage().startswith(_SIGNATURE_FAILED):
+            record.msg, record.args = f"{_SIGNATURE_FAILED}; the request was refused", None
+        return True
+
+
+_SIGNATURE_FAILED = "Invalid request signature detected"
 _bolt_logger = logging.getLogger("slack_bolt")
+# Bolt copies these filters to the loggers of its middleware, which log on their own names.
 _bolt_logger.addFilter(_DropTokenSkippedWarning())
+_bolt_logger.addFilter(_DropRefusedRequestBodies())
 
 
 def create_app(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -147,14 +148,21 @@ def channel_from_metadata(private_metadata: str) -> str | None:
         channel = json.loads(private_metadata or "{}").get("channel_id")
     except (ValueError, AttributeError):
         return None
-    return channel if isinstance(channel, str) else None
+    # Only a Slack conversation ID (it fits the audit log's column); anything else is no channel.
+    if isinstance(channel, str) and _CHANNEL_ID.fullmatch(channel):
+        return channel
+    return None
 
 
-def parse_state(values: dict[str, Any]) -> RequestInput:
+_CHANNEL_ID = re.compile(r"[A-Z0-9]{2,32}")
+
+
+def parse_state(values: object) -> RequestInput:
     """Read view.state.values; anything missing or of the wrong shape reads as empty."""
+    blocks: dict[str, Any] = values if isinstance(values, dict) else {}
 
     def element(block_id: str) -> dict[str, Any]:
-        block = values.get(block_id)
+        block = blocks.get(block_id)
         found = block.get(block_id) if isinstance(block, dict) else None
         return found if isinstance(found, dict) else {}
 

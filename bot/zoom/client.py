@@ -52,16 +52,22 @@ class ZoomClient:
         max_retry_wait_seconds: float = 30,
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
+        before_request: Callable[[], object] | None = None,
     ) -> None:
+        """`before_request` runs right before each request leaves (first tries, retries after a
+        429, the replay after a token refresh): a rate limit that waits there limits exactly
+        what reaches Zoom."""
         self._max_retries = max_rate_limit_retries
         self._max_retry_wait_seconds = max_retry_wait_seconds
         self._sleep = sleep
+        hooks = {"request": [_hook(before_request)]} if before_request is not None else {}
         self._http = httpx.Client(
             base_url=api_url,
             auth=auth,
             timeout=timeout,
             transport=transport,
             headers={"Accept": "application/json"},
+            event_hooks=hooks,
         )
 
     def create_sub_account(self, body: dict[str, Any]) -> CreatedAccount:
@@ -160,6 +166,13 @@ class ZoomClient:
             return backoff_seconds(retries, max_seconds=self._max_retry_wait_seconds)
         # Asked to wait longer than we may (e.g. a daily limit): give up rather than hammer.
         return hinted if hinted <= self._max_retry_wait_seconds else None
+
+
+def _hook(before_request: Callable[[], object]) -> Callable[[httpx.Request], None]:
+    def hook(_request: httpx.Request) -> None:
+        before_request()
+
+    return hook
 
 
 def _accounts_owned_by(page: dict[str, Any], email: str) -> list[dict[str, Any]]:

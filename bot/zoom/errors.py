@@ -166,6 +166,16 @@ class ZoomUnreachable(ZoomError):
     MEANING = "The bot could not reach Zoom; try again later."
 
 
+class ZoomOutcomeUnchecked(ZoomError):
+    """A create was interrupted (its sender died) and the lookup that would settle it failed."""
+
+    MEANING = (
+        "An earlier attempt to create the account was interrupted, and Zoom could not be asked "
+        "whether it worked."
+    )
+    OUTCOME_KNOWN = False
+
+
 class ZoomUnexpectedResponse(ZoomError):
     """Any answer the bot does not understand; a 2xx without an `id` leaves the outcome open."""
 

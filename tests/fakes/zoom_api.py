@@ -1,5 +1,8 @@
 """Fake Zoom: a real HTTP server on 127.0.0.1 with the S2S OAuth token endpoint and
 `/v2/accounts` (create and list), checking bodies against Zoom's published schema.
+
+Optional fault modes for reliability tests (off by default): a per-second rate limit answered
+with 429 + Retry-After, and what a slow create does when its client goes away (`create_commit`).
 """
 
 from __future__ import annotations
@@ -10,12 +13,15 @@ import copy
 import json
 import os
 import secrets
+import select
+import socket
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -40,10 +46,13 @@ class TokenRequest:
 
 @dataclass(frozen=True)
 class AccountPost:
-    """One POST /v2/accounts: headers (lower-case names, no Authorization) and parsed body."""
+    """One POST /v2/accounts: headers (lower-case names, no Authorization) and parsed body,
+    when it arrived (time.time()) and from which client port (to tell senders apart)."""
 
     headers: Headers
     body: Any
+    at: float = 0.0
+    client_port: int = 0
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,28 @@ class Answer:
     body: Any = None
     headers: Headers = field(default_factory=dict)
     delay_seconds: float = 0.0
+    # A create decided only once the delay is over (see FakeZoom.create_commit).
+    deferred_create: Any = None
+
+
+@dataclass(frozen=True)
+class Answered:
+    """What the fake answered to one API call (token requests excluded), when it answered,
+    and for a create, the email it was for."""
+
+    method: str
+    path: str
+    status: int
+    at: float
+    email: str | None = None
+
+
+# What a delayed create does (FakeZoom.create_commit); Zoom documents none of this, so tests
+# that depend on it say which reading they use.
+CREATE_ON_RECEIPT = "on_receipt"  # the account exists as soon as the request arrives
+CREATE_AFTER_DELAY = "after_delay"  # it appears when the delay is over, client there or not
+CREATE_IF_CLIENT_WAITS = "if_client_waits"  # a client gone by then leaves nothing created
+CREATE_COMMITS = (CREATE_ON_RECEIPT, CREATE_AFTER_DELAY, CREATE_IF_CLIENT_WAITS)
 
 
 def shared_dir() -> Path:
@@ -95,16 +126,25 @@ class FakeZoom:
         self.delay_seconds = 0.0
         self.token_delay_seconds = 0.0
         self.max_page_size = 300
+        # Off by default. When set: at most this many /v2 calls are served in any 1-second
+        # window; the others get 429 with Retry-After (ISO-8601, as in Zoom's own example).
+        self.rate_limit_per_second: int | None = None
+        self.create_commit = CREATE_ON_RECEIPT
         self.token_requests: list[TokenRequest] = []
         self.account_posts: list[AccountPost] = []
         self.account_lists: list[dict[str, str]] = []
+        self.answered: list[Answered] = []
+        self.throttled = 0  # calls answered 429 by the rate limit above
+        self.lost_creates: list[str] = []  # emails of creates dropped by CREATE_IF_CLIENT_WAITS
         self.schema_errors: list[str] = []
         self.created_accounts: dict[str, dict[str, Any]] = {}
         self.issued_tokens: list[str] = []
         self._seeded_accounts: list[dict[str, Any]] = []
         self._valid_tokens: set[str] = set()
         self._queued: deque[Answer] = deque()
+        self._queued_list_answers: deque[Answer] = deque()
         self._queued_token_answers: deque[Answer] = deque()
+        self._served_at: deque[float] = deque()  # monotonic times of calls the limit let in
         self._raw_log: list[str] = []
         self._lock = threading.RLock()
         self._stopping = threading.Event()
@@ -163,6 +203,13 @@ class FakeZoom:
         with self._lock:
             self._queued.append(Answer(status, body, dict(headers or {})))
 
+    def queue_list_response(
+        self, status: int, body: Any = None, headers: Mapping[str, str] | None = None
+    ) -> None:
+        """The next GET /v2/accounts gets this answer instead of the listing."""
+        with self._lock:
+            self._queued_list_answers.append(Answer(status, body, dict(headers or {})))
+
     def queue_token_response(self, status: int, body: Any = None) -> None:
         """The next token request gets this answer instead of a token."""
         with self._lock:
@@ -190,7 +237,9 @@ class FakeZoom:
 
     # -- request handling (called from server threads) -------------------------------------
 
-    def handle(self, method: str, target: str, headers: Headers, body: bytes) -> Answer:
+    def handle(
+        self, method: str, target: str, headers: Headers, body: bytes, client_port: int = 0
+    ) -> Answer:
         url = urlsplit(target)
         query = dict(parse_qsl(url.query, keep_blank_values=True))
         with self._lock:
@@ -198,10 +247,55 @@ class FakeZoom:
             if (method, url.path) == ("POST", "/oauth/token"):
                 return self._token(query, headers, body)
             if (method, url.path) == ("POST", "/v2/accounts"):
+                self.account_posts.append(_account_post(headers, body, client_port))
+            throttled = self._throttle() if url.path.startswith("/v2/") else None
+            if throttled is not None:
+                return throttled
+            if (method, url.path) == ("POST", "/v2/accounts"):
                 return self._create_account(headers, body)
             if (method, url.path) == ("GET", "/v2/accounts"):
                 return self._list_accounts(query, headers)
         return Answer(404, {"code": 404, "message": "Not found."})
+
+    def complete(self, answer: Answer, *, client_connected: bool) -> Answer:
+        """The answer once the delay is over: a deferred create happens (or not) now."""
+        if answer.deferred_create is None:
+            return answer
+        with self._lock:
+            if self.create_commit == CREATE_IF_CLIENT_WAITS and not client_connected:
+                self.lost_creates.append(answer.deferred_create["email"])
+                return Answer(500, {"code": 500, "message": "The client went away."})
+            return self._create(answer.deferred_create)
+
+    def record_answer(self, method: str, target: str, status: int, body: bytes = b"") -> None:
+        path = urlsplit(target).path
+        if path == "/oauth/token":
+            return
+        parsed = _json_or_none(body)
+        email = parsed.get("email") if isinstance(parsed, dict) else None
+        with self._lock:
+            self.answered.append(Answered(method, path, status, time.time(), email))
+
+    def _throttle(self) -> Answer | None:
+        if self.rate_limit_per_second is None:
+            return None
+        now = time.monotonic()
+        while self._served_at and self._served_at[0] <= now - 1.0:
+            self._served_at.popleft()
+        if len(self._served_at) < self.rate_limit_per_second:
+            self._served_at.append(now)
+            return None
+        self.throttled += 1
+        retry_at = datetime.now(UTC) + timedelta(seconds=self._served_at[0] + 1.0 - now)
+        headers = {
+            "Retry-After": retry_at.isoformat(),
+            "X-RateLimit-Category": "Light",
+            "X-RateLimit-Type": "QPS",
+            "X-RateLimit-Limit": str(self.rate_limit_per_second),
+            "X-RateLimit-Remaining": "0",
+        }
+        message = "You have reached the maximum per-second rate limit for this API. Try later."
+        return Answer(429, {"code": 429, "message": message}, headers)
 
     def _token(self, query: dict[str, str], headers: Headers, body: bytes) -> Answer:
         content_type = headers.get("content-type", "")
@@ -230,16 +324,17 @@ class FakeZoom:
 
     def _create_account(self, headers: Headers, raw_body: bytes) -> Answer:
         body = _json_or_none(raw_body)
-        recorded = {name: value for name, value in headers.items() if name != "authorization"}
-        self.account_posts.append(AccountPost(recorded, body))
         problems = self._request_problems(headers, raw_body, body)
         self.schema_errors.extend(f"{name}: {message}" for name, message in problems)
         if self._queued:
             return _delayed(self._queued.popleft(), self.delay_seconds)
         if not self._authorized(headers):
             return _delayed(_INVALID_TOKEN, self.delay_seconds)
-        answer = _validation_failed(problems) if problems else self._create(body)
-        return _delayed(answer, self.delay_seconds)
+        if problems:
+            return _delayed(_validation_failed(problems), self.delay_seconds)
+        if self.delay_seconds > 0 and self.create_commit != CREATE_ON_RECEIPT:
+            return Answer(0, delay_seconds=self.delay_seconds, deferred_create=body)
+        return _delayed(self._create(body), self.delay_seconds)
 
     def _request_problems(
         self, headers: Headers, raw_body: bytes, body: Any
@@ -274,6 +369,8 @@ class FakeZoom:
 
     def _list_accounts(self, query: dict[str, str], headers: Headers) -> Answer:
         self.account_lists.append(query)
+        if self._queued_list_answers:
+            return _delayed(self._queued_list_answers.popleft(), self.delay_seconds)
         if not self._authorized(headers):
             return _delayed(_INVALID_TOKEN, self.delay_seconds)
         email = query.get("email", "").casefold()
@@ -313,6 +410,20 @@ class FakeZoom:
 _CREATED_FIELDS = ("id", "owner_id", "owner_email", "created_at")
 _LISTED_FIELDS = ("id", "account_name", "owner_email", "created_at")
 _INVALID_TOKEN = Answer(401, {"code": 124, "message": "Invalid access token."})
+
+
+def _account_post(headers: Headers, raw_body: bytes, client_port: int) -> AccountPost:
+    recorded = {name: value for name, value in headers.items() if name != "authorization"}
+    return AccountPost(recorded, _json_or_none(raw_body), time.time(), client_port)
+
+
+def _client_connected(connection: socket.socket) -> bool:
+    """False once the client has closed its end (or the connection broke)."""
+    try:
+        readable, _, _ = select.select([connection], [], [], 0)
+        return not readable or connection.recv(1, socket.MSG_PEEK) != b""
+    except OSError:
+        return False
 
 
 def _new_account(email: str, *, account_name: str) -> dict[str, Any]:
@@ -375,6 +486,8 @@ def _basic_credentials(authorization: str) -> tuple[str | None, str | None]:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True  # block_on_close stays True: close() still joins handler threads
+    # socketserver's default backlog (5) resets connections when several bots call at once.
+    request_queue_size = 128
 
     def __init__(self, fake: FakeZoom) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
@@ -398,8 +511,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, method: str) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         headers = {name.lower(): value for name, value in self.headers.items()}
-        answer = self.server.fake.handle(method, self.path, headers, body)
-        self.server.fake.pause(answer.delay_seconds)
+        fake = self.server.fake
+        answer = fake.handle(method, self.path, headers, body, self.client_address[1])
+        fake.pause(answer.delay_seconds)
+        answer = fake.complete(answer, client_connected=_client_connected(self.connection))
+        fake.record_answer(method, self.path, answer.status, body)
         self._reply(answer)
 
     def _reply(self, answer: Answer) -> None:

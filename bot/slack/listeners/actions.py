@@ -22,12 +22,15 @@ def register(app: App, *, flows: Flows, tasks: BackgroundTasks) -> None:
         if not value.isdigit() or not channel_id:
             logger.warning("ignored a %s click without a request id or channel", choice)
             return
+        # The message the button is on: the decision must concern that message's request.
+        message_ts = str((body.get("container") or {}).get("message_ts") or "") or None
         tasks.submit(
             flows.decide,
             request_id=int(value),
             user_id=str(body["user"]["id"]),
             choice=choice,
             channel_id=channel_id,
+            message_ts=message_ts,
         )
 
     @app.action(ids.APPROVE_ACTION)

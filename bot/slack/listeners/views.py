@@ -14,11 +14,11 @@ from bot.slack.modal import channel_from_metadata, notice_view, parse_state
 def register(app: App, *, flows: Flows) -> None:
     @app.view(ids.REQUEST_MODAL_CALLBACK)
     def on_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        state = view.get("state") or {}
+        state = view.get("state")
         result = flows.submit(
             user_id=str(body["user"]["id"]),
             channel_id=channel_from_metadata(str(view.get("private_metadata") or "")),
-            raw=parse_state(state.get("values") or {}),
+            raw=parse_state(state.get("values") if isinstance(state, dict) else None),
         )
         if result.errors:
             ack(response_action="errors", errors=result.errors)

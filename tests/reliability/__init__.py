@@ -1,0 +1,1 @@
+"""Fault-injection and hardening suite (issue 4); each module says what it covers."""
