@@ -1,0 +1,190 @@
+"""The servers under test: the Procfile's `web:` gunicorn command, bound to 127.0.0.1 on a free
+port, serving either the bot (`app:wsgi()`) or the bare Bolt app; plus readiness and idleness
+checks read from /proc."""
+
+from __future__ import annotations
+
+import ctypes
+import http.client
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROCFILE = PROJECT_ROOT / "Procfile"
+BOT_APP = "app:wsgi()"
+BARE_APP = "bench.bare_app:wsgi()"
+CLOCK_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+_PR_SET_PDEATHSIG = 1
+
+
+def procfile_web_command(procfile: Path = PROCFILE) -> str:
+    for line in procfile.read_text().splitlines():
+        if line.startswith("web:"):
+            return line.removeprefix("web:").strip()
+    raise RuntimeError(f"{procfile} has no web: line")
+
+
+def gunicorn_argv(*, port: int, app_target: str, procfile: Path = PROCFILE) -> list[str]:
+    """The Procfile's web command, word for word, except the bind address and the app."""
+    words = shlex.split(procfile_web_command(procfile))
+    if words[0] != "gunicorn":
+        raise RuntimeError(f"the Procfile's web: line does not run gunicorn: {words[0]}")
+    argv = [str(Path(sys.executable).with_name("gunicorn"))]
+    replace_next_with: str | None = None
+    for word in words[1:]:
+        if replace_next_with is not None:
+            argv.append(replace_next_with)
+            replace_next_with = None
+        elif word in ("--bind", "-b"):
+            argv.append(word)
+            replace_next_with = f"127.0.0.1:{port}"
+        elif word.startswith("--bind="):
+            argv.append(f"--bind=127.0.0.1:{port}")
+        elif word == BOT_APP:
+            argv.append(app_target)
+        else:
+            argv.append(word)
+    if BOT_APP in words and app_target not in argv:
+        raise RuntimeError("could not substitute the app in the Procfile's command")
+    if f"127.0.0.1:{port}" not in " ".join(argv):
+        raise RuntimeError("the Procfile's web: line has no --bind to replace")
+    return argv
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _die_with_parent() -> None:
+    # If the benchmark is killed, its servers must not outlive it.
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass
+class Server:
+    name: str
+    port: int
+    argv: list[str]
+    log_path: Path
+    process: subprocess.Popen[bytes] = field(repr=False)
+
+    @property
+    def events_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/slack/events"
+
+    def pids(self) -> list[int]:
+        """The gunicorn master and its workers."""
+        return [self.process.pid, *_children(self.process.pid)]
+
+    def worker_pids(self) -> list[int]:
+        return _children(self.process.pid)
+
+    def cpu_ticks(self) -> int:
+        return sum(cpu_ticks(pid) for pid in self.pids())
+
+    def stop(self, timeout_seconds: float = 20.0) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout_seconds)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=timeout_seconds)
+
+
+def start_server(name: str, *, app_target: str, env: dict[str, str], log_dir: Path) -> Server:
+    port = free_port()
+    argv = gunicorn_argv(port=port, app_target=app_target)
+    log_path = log_dir / f"{name}.log"
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(  # noqa: S603 - argv from the Procfile, no shell
+            argv,
+            cwd=log_dir,  # not the project: no .env there; PYTHONPATH finds the app
+            env={**env, "PORT": str(port)},
+            stdin=subprocess.DEVNULL,
+            stdout=log,  # the access log (`--access-logfile -`) goes here, as to a log drain
+            stderr=log,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads run yet in this process
+        )
+    return Server(name=name, port=port, argv=argv, log_path=log_path, process=process)
+
+
+def wait_ready(server: Server, *, workers: int, timeout_seconds: float = 90.0) -> None:
+    """Until /healthz answers 200 and every worker has booted and gone quiet."""
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"{server.name} exited at start; see {server.log_path}")
+        if _healthz(server.port) and len(server.worker_pids()) >= workers:
+            break
+        time.sleep(0.2)
+    else:
+        raise RuntimeError(f"{server.name} was not ready in {timeout_seconds}s")
+    # A worker loads the app after it forks: busy CPU means one is still importing or migrating.
+    if not wait_idle([server], timeout_seconds=max(1.0, deadline - time.monotonic())):
+        raise RuntimeError(f"{server.name} did not settle after start")
+
+
+def wait_idle(
+    servers: list[Server], *, quiet_seconds: float = 0.6, timeout_seconds: float = 120.0
+) -> bool:
+    """Until the servers' processes use (almost) no CPU for `quiet_seconds`: background work
+    queued by the last run has finished. False on timeout."""
+    window_seconds = 0.2
+    allowed_ticks = max(1, round(0.05 * window_seconds * CLOCK_TICKS_PER_SECOND))
+    needed = max(1, round(quiet_seconds / window_seconds))
+    quiet = 0
+    deadline = time.monotonic() + timeout_seconds
+    before = sum(server.cpu_ticks() for server in servers)
+    while time.monotonic() < deadline:
+        time.sleep(window_seconds)
+        after = sum(server.cpu_ticks() for server in servers)
+        quiet = quiet + 1 if after - before <= allowed_ticks else 0
+        before = after
+        if quiet >= needed:
+            return True
+    return False
+
+
+def _healthz(port: int) -> bool:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        connection.request("GET", "/healthz")
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        connection.close()
+
+
+def _children(pid: int) -> list[int]:
+    """Direct children, from every process's parent id (no /proc/*/children on every kernel)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def cpu_ticks(pid: int) -> int:
+    """User + system CPU a process has used, in clock ticks."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    # utime and stime are fields 14 and 15 of stat(5); index 0 here is field 3 (state).
+    return int(fields[11]) + int(fields[12])
