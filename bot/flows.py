@@ -306,8 +306,6 @@ class Flows:
         else:
             decision = self._decision(row, user_id=user_id, choice=choice)
         self._render_decision(decision, user_id=user_id, channel_id=channel_id)
-        if decision.outcome == DecisionOutcome.APPROVED:
-            self.on_job_due()
 
     def _decision(self, row: SubaccountRequest, *, user_id: str, choice: Choice) -> Decision:
         if choice == Choice.APPROVE:
@@ -358,6 +356,10 @@ class Flows:
             self._notifier.ephemeral(channel_id=channel_id, user_id=user_id, text=text)
             return
         self._notifier.refresh_request(row, approvers=decision.approvers)
+        if outcome == DecisionOutcome.APPROVED:
+            # Wake the Zoom call now, not after the thread reply and DM: one Slack round trip
+            # before Zoom instead of four. After the update, so the outcome's update lands last.
+            self.on_job_due()
         if outcome == DecisionOutcome.WAITING_FOR_MORE:
             needed = self.settings.required_approvals
             self._notifier.reply_in_thread(
