@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.db.models import ZoomRateSlot
 
 _SLOT_ROW = 1
+_MAX_LATE_WAKEUPS = 3  # then go anyway: a machine this late cannot keep any schedule
 
 
 class SharedRateLimiter:
@@ -36,13 +37,21 @@ class SharedRateLimiter:
 
     def acquire(self) -> float:
         """Wait for this caller's slot; returns the seconds waited."""
-        slot = self._reserve()
-        # Measured after the reservation: the database round trip (or a wait for the row lock)
-        # must not be added to the wait, or calls drift late unevenly and bunch up.
-        wait_seconds = max(0.0, slot - self._clock())
-        if wait_seconds:
-            self._sleep(wait_seconds)
-        return wait_seconds
+        waited_seconds = 0.0
+        for _ in range(_MAX_LATE_WAKEUPS):
+            slot = self._reserve()
+            # Measured after the reservation: the database round trip (or a wait for the row
+            # lock) must not be added to the wait, or calls drift late unevenly and bunch up.
+            wait_seconds = max(0.0, slot - self._clock())
+            if wait_seconds:
+                self._sleep(wait_seconds)
+            waited_seconds += wait_seconds
+            # A caller that wakes more than half a slot late (a busy machine, a fresh process)
+            # would land on the next caller's slot: give this one up and take a new one, which
+            # leaves a gap instead of a burst.
+            if self._clock() - slot <= self._interval_seconds / 2:
+                break
+        return waited_seconds
 
     def _reserve(self) -> float:
         for _ in range(3):
