@@ -12,9 +12,10 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, cast
 from urllib.parse import parse_qsl, quote, urlsplit
+
+from tests.fakes.loopback import LoopbackServer
 
 DEFAULT_BOT_TOKEN = "xoxb-test-token"
 JSON_STRING_KEYS = ("blocks", "view", "attachments")
@@ -35,7 +36,7 @@ class SlackCall:
     at: float
 
 
-class FakeSlack:
+class FakeSlack(LoopbackServer):
     """Serves `POST /api/<method>` and `POST /response/<key>` on 127.0.0.1 in a daemon thread."""
 
     def __init__(self, bot_token: str = DEFAULT_BOT_TOKEN, bot_user_id: str = "UBOT") -> None:
@@ -67,41 +68,13 @@ class FakeSlack:
         }
         self._server = _Server(self)
         # A short poll interval keeps close() (and so each test's teardown) fast.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="fake-slack", daemon=True
-        )
-        self._thread.start()
-        self._closed = False
+        self._serve("fake-slack")
 
     # -- lifecycle -------------------------------------------------------------------------
 
     @property
-    def origin(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    @property
     def base_url(self) -> str:
         return f"{self.origin}/api/"
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5.0)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- setup -----------------------------------------------------------------------------
 

@@ -24,11 +24,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from jsonschema import Draft4Validator
+
+from tests.fakes.loopback import LoopbackServer
 
 Headers = dict[str, str]
 
@@ -109,7 +110,7 @@ def _strict(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-class FakeZoom:
+class FakeZoom(LoopbackServer):
     """Serves `POST /oauth/token`, `POST /v2/accounts` and `GET /v2/accounts` on 127.0.0.1."""
 
     def __init__(
@@ -150,21 +151,9 @@ class FakeZoom:
         self._stopping = threading.Event()
         self._validator = Draft4Validator(account_create_schema())
         self._server = _Server(self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},  # how long close() waits for the serving loop
-            name="fake-zoom",
-            daemon=True,
-        )
-        self._thread.start()
-        self._closed = False
+        self._serve("fake-zoom")
 
     # -- lifecycle -------------------------------------------------------------------------
-
-    @property
-    def origin(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     @property
     def api_url(self) -> str:
@@ -174,25 +163,8 @@ class FakeZoom:
     def oauth_url(self) -> str:
         return f"{self.origin}/oauth/token"
 
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+    def _before_close(self) -> None:
         self._stopping.set()  # cut delayed answers short so their threads can be joined
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5.0)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- scripting -------------------------------------------------------------------------
 

@@ -2,22 +2,9 @@
 
 import json
 
+from tests.contract import CONTRACT_BLOCK_IDS
 from tests.flow.support import calls_after_startup, json_body
 from tests.harness import APPROVER, ORIGIN_CHANNEL, OUTSIDER, REQUESTER, running_bot
-
-CONTRACT_BLOCK_IDS = [
-    "first_name",
-    "last_name",
-    "email",
-    "password",
-    "account_name",
-    "sub_reseller_id",
-    "pay_mode",
-    "meeting_connector_list",
-    "room_connector_list",
-    "options",
-    "reason",
-]
 
 
 def opened_view(bot):

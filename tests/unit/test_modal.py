@@ -6,26 +6,13 @@ import pytest
 
 from bot.slack.modal import channel_from_metadata, notice_view, parse_state, request_modal
 from bot.validation import RequestInput, validate_request
+from tests.contract import CONTRACT_BLOCK_IDS
 from tests.fakes.slack_signing import (
     checkboxes_value,
     email_value,
     plain_text_value,
     static_select_value,
 )
-
-CONTRACT_BLOCK_IDS = {
-    "first_name",
-    "last_name",
-    "email",
-    "password",
-    "account_name",
-    "sub_reseller_id",
-    "pay_mode",
-    "meeting_connector_list",
-    "room_connector_list",
-    "options",
-    "reason",
-}
 
 
 def modal_dict(*, require_reason: bool = True, channel_id: str = "C0REQ") -> dict[str, Any]:
