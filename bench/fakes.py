@@ -25,9 +25,10 @@ from bench.identities import (
     ZOOM_CLIENT_ID,
     ZOOM_CLIENT_SECRET,
 )
-from tests.fakes import slack_api, zoom_api
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.zoom_api import Answer, FakeZoom
+from bot.sandbox import slack_emulator as slack_api
+from bot.sandbox import zoom_simulator as zoom_api
+from bot.sandbox.slack_emulator import SlackEmulator
+from bot.sandbox.zoom_simulator import Answer, ZoomSimulator
 
 # socketserver listens with a backlog of 5: a burst of calls from the bots' 32 background threads
 # would overflow it, and a dropped SYN costs the caller a 1 s retransmit that is not the bot's.
@@ -37,8 +38,8 @@ zoom_api._Server.request_queue_size = 1024
 COMMAND_TIMEOUT_SECONDS = 30.0
 
 
-class BenchSlack(FakeSlack):
-    """FakeSlack that counts calls per method and can answer each after a delay."""
+class BenchSlack(SlackEmulator):
+    """SlackEmulator that counts calls per method and can answer each after a delay."""
 
     def __init__(self) -> None:
         super().__init__(bot_token=BOT_TOKEN)
@@ -62,8 +63,8 @@ class BenchSlack(FakeSlack):
         return answer
 
 
-class BenchZoom(FakeZoom):
-    """FakeZoom that notes when each POST /v2/accounts arrived, keyed by the owner's email."""
+class BenchZoom(ZoomSimulator):
+    """ZoomSimulator that notes when each POST /v2/accounts arrived, keyed by the owner's email."""
 
     def __init__(self) -> None:
         super().__init__(

@@ -16,7 +16,7 @@ from bench.identities import (
     REQUESTER,
     SIGNING_SECRET,
 )
-from tests.fakes.slack_signing import (
+from bot.sandbox.slack_signing import (
     reaction_added_body,
     sign,
     slash_command_body,

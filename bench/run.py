@@ -198,7 +198,8 @@ def measure_all(bench: Bench, *, started_loads: str, skip_zoom: bool = False) ->
         "**load generator**: wrk 4 (`-t1 -cN --timeout 3s`, Slack's ack deadline), replaying "
         "requests presigned with the signing secret moments before each run; approvals: "
         "a threaded keep-alive Python client that signs each request as it sends it",
-        "**fakes**: tests/fakes' FakeSlack and FakeZoom in a separate process on 127.0.0.1",
+        "**fakes**: the sandbox's SlackEmulator and ZoomSimulator (bot/sandbox) in a "
+        "separate process on 127.0.0.1",
         "**reaction_added** in the ack table is an approval reaction by a user on neither "
         "allowlist on a posted request (refused and logged each time, so repeatable)",
     ]

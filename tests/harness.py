@@ -17,16 +17,16 @@ from bot.config import load_settings
 from bot.db.models import RequestEvent, SubaccountRequest
 from bot.db.session import make_session_factory
 from bot.runtime import Runtime, build_runtime, wait_until_idle
-from bot.web import make_http_server
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.slack_signing import (
+from bot.sandbox.slack_emulator import SlackEmulator
+from bot.sandbox.slack_signing import (
     SlackSender,
     checkboxes_value,
     email_value,
     plain_text_value,
     static_select_value,
 )
-from tests.fakes.zoom_api import FakeZoom
+from bot.sandbox.zoom_simulator import ZoomSimulator
+from bot.web import make_http_server
 
 SIGNING_SECRET = "signing-secret-0123456789abcdef"
 BOT_TOKEN = "xoxb-test-token"
@@ -72,7 +72,9 @@ def modal_values(
 
 
 class BotHarness:
-    def __init__(self, runtime: Runtime, slack: FakeSlack, zoom: FakeZoom, url: str) -> None:
+    def __init__(
+        self, runtime: Runtime, slack: SlackEmulator, zoom: ZoomSimulator, url: str
+    ) -> None:
         self.runtime = runtime
         self.slack = slack
         self.zoom = zoom
@@ -176,7 +178,7 @@ class BotHarness:
 
 
 def settings_for(
-    slack: FakeSlack, zoom: FakeZoom, database_url: str, tmp_path: Path, **overrides: Any
+    slack: SlackEmulator, zoom: ZoomSimulator, database_url: str, tmp_path: Path, **overrides: Any
 ) -> dict[str, Any]:
     values: dict[str, Any] = {
         "slack_bot_token": BOT_TOKEN,
@@ -202,8 +204,8 @@ def settings_for(
 @contextmanager
 def running_bot(database_url: str, tmp_path: Path, **overrides: Any) -> Iterator[BotHarness]:
     with (
-        FakeSlack(bot_token=BOT_TOKEN) as slack,
-        FakeZoom(client_secret=ZOOM_CLIENT_SECRET) as zoom,
+        SlackEmulator(bot_token=BOT_TOKEN) as slack,
+        ZoomSimulator(client_secret=ZOOM_CLIENT_SECRET) as zoom,
     ):
         for user in (REQUESTER, APPROVER, SECOND_APPROVER, OUTSIDER):
             slack.add_user(user, email=f"{user.lower()}@example.com")

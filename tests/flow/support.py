@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from bot.db.models import SubaccountRequest
-from tests.fakes.slack_api import SlackCall
+from bot.sandbox.slack_emulator import SlackCall
 from tests.harness import APPROVER, BotHarness
 
 
@@ -41,7 +41,7 @@ def thread_replies(bot: BotHarness, request: SubaccountRequest) -> list[str]:
 
 
 def dms(bot: BotHarness, user_id: str) -> list[str]:
-    """Texts the bot sent in its DM with `user_id` (FakeSlack names that channel D<user>)."""
+    """Texts the bot sent in its DM with `user_id` (SlackEmulator names that channel D<user>)."""
     return post_texts(bot, f"D{user_id}")
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.slack_signing import SlackSender
-from tests.fakes.zoom_api import FakeZoom
+from bot.sandbox.slack_emulator import SlackEmulator
+from bot.sandbox.slack_signing import SlackSender
+from bot.sandbox.zoom_simulator import ZoomSimulator
 from tests.harness import (
     BOT_TOKEN,
     ENCRYPTION_KEY,
@@ -161,8 +161,8 @@ def wait_until_healthy(url, process):
 def started_app(database_url, tmp_path):
     """`python app.py` with valid settings against the fakes; terminated after the test."""
     with (
-        FakeSlack(bot_token=BOT_TOKEN) as slack,
-        FakeZoom(client_secret=ZOOM_CLIENT_SECRET) as zoom,
+        SlackEmulator(bot_token=BOT_TOKEN) as slack,
+        ZoomSimulator(client_secret=ZOOM_CLIENT_SECRET) as zoom,
     ):
         port = free_port()
         settings = valid_settings(

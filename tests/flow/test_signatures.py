@@ -5,7 +5,7 @@ import time
 import httpx
 import pytest
 
-from tests.fakes.slack_signing import sign, slash_command_body, view_submission_body
+from bot.sandbox.slack_signing import sign, slash_command_body, view_submission_body
 from tests.flow.support import calls_after_startup
 from tests.harness import ORIGIN_CHANNEL, OUTSIDER, REQUESTER, SIGNING_SECRET, modal_values
 

@@ -35,9 +35,9 @@ from bot.config import normalize_database_url
 from bot.db.models import RequestEvent, SubaccountRequest
 from bot.db.session import make_engine, make_session_factory
 from bot.passwords import generate_password
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.slack_signing import SlackSender
-from tests.fakes.zoom_api import FakeZoom
+from bot.sandbox.slack_emulator import SlackEmulator
+from bot.sandbox.slack_signing import SlackSender
+from bot.sandbox.zoom_simulator import ZoomSimulator
 from tests.harness import (
     APPROVAL_CHANNEL,
     APPROVER,
@@ -325,8 +325,8 @@ class Cluster:
     ) -> None:
         self.database_url = database_url
         self.workdir = workdir
-        self.slack = FakeSlack(bot_token=BOT_TOKEN)
-        self.zoom = FakeZoom(client_secret=ZOOM_CLIENT_SECRET)
+        self.slack = SlackEmulator(bot_token=BOT_TOKEN)
+        self.zoom = ZoomSimulator(client_secret=ZOOM_CLIENT_SECRET)
         for user in (REQUESTER, APPROVER, SECOND_APPROVER, OUTSIDER):
             self.slack.add_user(user, email=f"{user.lower()}@example.com")
         self.engine: Engine = make_engine(
@@ -616,7 +616,7 @@ class Cluster:
         """How often each secret appears in the instances' output, Slack's log and the tables."""
         places = {
             "instance output": self.output(),
-            "FakeSlack.raw_log": self.slack.raw_log(),
+            "SlackEmulator.raw_log": self.slack.raw_log(),
             "table dump": self.table_dump(),
         }
         named = {**FIXED_SECRETS, **{f"password {p[:2]}…": p for p in sorted(self.passwords)}}

@@ -9,14 +9,14 @@ import httpx
 import psycopg
 import pytest
 
-from bot.web import MAX_BODY_BYTES
-from tests.fakes.slack_signing import (
+from bot.sandbox.slack_signing import (
     block_actions_body,
     reaction_added_body,
     sign,
     slash_command_body,
     view_submission_body,
 )
+from bot.web import MAX_BODY_BYTES
 from tests.harness import (
     APPROVAL_CHANNEL,
     APPROVER,

@@ -1,4 +1,4 @@
-"""Tests of bot.slack.directory.SlackDirectory through the real slack_sdk against FakeSlack."""
+"""Tests of bot.slack.directory.SlackDirectory through the real slack_sdk against SlackEmulator."""
 
 import logging
 from collections.abc import Iterator
@@ -7,8 +7,8 @@ import pytest
 from slack_sdk import WebClient
 
 from bot.policy import AccessPolicy, Allowlist
+from bot.sandbox.slack_emulator import SlackEmulator
 from bot.slack.directory import SlackDirectory
-from tests.fakes.slack_api import FakeSlack
 
 CACHE_SECONDS = 300.0
 
@@ -27,8 +27,8 @@ class FakeClock:
 
 
 @pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    with FakeSlack() as fake:
+def slack() -> Iterator[SlackEmulator]:
+    with SlackEmulator() as fake:
         yield fake
 
 
@@ -38,7 +38,7 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def directory(slack: FakeSlack, clock: FakeClock) -> SlackDirectory:
+def directory(slack: SlackEmulator, clock: FakeClock) -> SlackDirectory:
     client = WebClient(token=slack.bot_token, base_url=slack.base_url)
     return SlackDirectory(client, cache_seconds=CACHE_SECONDS, clock=clock)
 

@@ -1,4 +1,4 @@
-"""Tests of the Slack fakes themselves: FakeSlack through the real slack_sdk WebClient, and
+"""Tests of the Slack fakes themselves: SlackEmulator through the real slack_sdk WebClient, and
 signed requests from SlackSender through a real Bolt app served over HTTP.
 """
 
@@ -18,8 +18,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.slack_signing import (
+from bot.sandbox.slack_emulator import SlackEmulator
+from bot.sandbox.slack_signing import (
     SlackSender,
     checkboxes_value,
     email_value,
@@ -33,13 +33,13 @@ SECRET = "signing-secret-for-tests"
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    with FakeSlack() as server:
+def fake() -> Iterator[SlackEmulator]:
+    with SlackEmulator() as server:
         yield server
 
 
 @pytest.fixture
-def client(fake: FakeSlack) -> WebClient:
+def client(fake: SlackEmulator) -> WebClient:
     return WebClient(token=fake.bot_token, base_url=fake.base_url)
 
 
@@ -260,7 +260,7 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 @pytest.fixture
-def bolt_app(fake: FakeSlack) -> App:
+def bolt_app(fake: SlackEmulator) -> App:
     return App(
         signing_secret=SECRET, client=WebClient(token=fake.bot_token, base_url=fake.base_url)
     )

@@ -4,15 +4,15 @@ from typing import Any
 
 import pytest
 
-from bot.slack.modal import channel_from_metadata, notice_view, parse_state, request_modal
-from bot.validation import RequestInput, validate_request
-from tests.contract import CONTRACT_BLOCK_IDS
-from tests.fakes.slack_signing import (
+from bot.sandbox.slack_signing import (
     checkboxes_value,
     email_value,
     plain_text_value,
     static_select_value,
 )
+from bot.slack.modal import channel_from_metadata, notice_view, parse_state, request_modal
+from bot.validation import RequestInput, validate_request
+from tests.contract import CONTRACT_BLOCK_IDS
 
 
 def modal_dict(*, require_reason: bool = True, channel_id: str = "C0REQ") -> dict[str, Any]:

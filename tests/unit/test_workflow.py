@@ -38,7 +38,7 @@ ACCOUNT = CreatedAccount(
 )
 
 
-class FakeZoom:
+class ZoomSimulator:
     """An AccountCreator that records the bodies it was given and answers as configured."""
 
     def __init__(
@@ -523,7 +523,7 @@ def test_expired_request_stays_expired(sessions, vault):
 
 def test_provision_sends_the_request_with_its_decrypted_password(sessions, vault):
     request_id = approved_request(sessions, vault)
-    zoom = FakeZoom()
+    zoom = ZoomSimulator()
 
     provision(sessions, vault, request_id, zoom)
 
@@ -542,7 +542,7 @@ def test_provision_sends_the_request_with_its_decrypted_password(sessions, vault
 def test_successful_provision_records_the_created_account(sessions, vault):
     request_id = approved_request(sessions, vault)
 
-    result = provision(sessions, vault, request_id, FakeZoom())
+    result = provision(sessions, vault, request_id, ZoomSimulator())
 
     row = load(sessions, request_id)
     assert (
@@ -559,7 +559,7 @@ def test_successful_provision_records_the_created_account(sessions, vault):
 def test_successful_provision_erases_the_password(sessions, vault):
     request_id = approved_request(sessions, vault)
 
-    provision(sessions, vault, request_id, FakeZoom())
+    provision(sessions, vault, request_id, ZoomSimulator())
 
     assert load(sessions, request_id).password_ciphertext is None
 
@@ -567,7 +567,7 @@ def test_successful_provision_erases_the_password(sessions, vault):
 def test_successful_provision_adds_zoom_called_and_zoom_result_events(sessions, vault):
     request_id = approved_request(sessions, vault)
 
-    provision(sessions, vault, request_id, FakeZoom())
+    provision(sessions, vault, request_id, ZoomSimulator())
 
     called, result = events(sessions, request_id)[-2:]
     assert called.kind == "zoom_called"
@@ -583,7 +583,7 @@ def test_successful_provision_adds_zoom_called_and_zoom_result_events(sessions, 
 def test_zoom_called_event_is_committed_before_zoom_is_called(sessions, vault):
     request_id = approved_request(sessions, vault)
     seen: list[list[str]] = []
-    zoom = FakeZoom(during_call=lambda _body: seen.append(kinds(sessions, request_id)))
+    zoom = ZoomSimulator(during_call=lambda _body: seen.append(kinds(sessions, request_id)))
 
     provision(sessions, vault, request_id, zoom)
 
@@ -593,7 +593,7 @@ def test_zoom_called_event_is_committed_before_zoom_is_called(sessions, vault):
 def test_password_is_redacted_from_logs_only_while_zoom_is_called(sessions, vault):
     request_id = approved_request(sessions, vault)
     during: list[str] = []
-    zoom = FakeZoom(during_call=lambda body: during.append(redact(body["password"])))
+    zoom = ZoomSimulator(during_call=lambda body: during.append(redact(body["password"])))
 
     provision(sessions, vault, request_id, zoom)
 
@@ -604,14 +604,14 @@ def test_password_is_redacted_from_logs_only_while_zoom_is_called(sessions, vaul
 def test_typed_password_is_not_handed_back(sessions, vault):
     request_id = approved_request(sessions, vault, password=PASSWORD)
 
-    result = provision(sessions, vault, request_id, FakeZoom())
+    result = provision(sessions, vault, request_id, ZoomSimulator())
 
     assert result.generated_password is None
 
 
 def test_generated_password_is_handed_back_once_the_account_exists(sessions, vault):
     request_id = approved_request(sessions, vault, password=None)
-    zoom = FakeZoom()
+    zoom = ZoomSimulator()
 
     result = provision(sessions, vault, request_id, zoom)
 
@@ -623,7 +623,7 @@ def test_generated_password_is_not_handed_back_when_zoom_fails(sessions, vault):
     request_id = approved_request(sessions, vault, password=None)
     error = ZoomEmailInUse("Email has already been used.", http_status=409, zoom_code=1005)
 
-    result = provision(sessions, vault, request_id, FakeZoom(error=error))
+    result = provision(sessions, vault, request_id, ZoomSimulator(error=error))
 
     assert result.generated_password is None
 
@@ -631,7 +631,7 @@ def test_generated_password_is_not_handed_back_when_zoom_fails(sessions, vault):
 def test_no_approvals_required_request_can_be_provisioned_right_away(sessions, vault):
     request_id = submit(sessions, vault, required_approvals=0)
 
-    provision(sessions, vault, request_id, FakeZoom())
+    provision(sessions, vault, request_id, ZoomSimulator())
 
     assert load(sessions, request_id).status == RequestStatus.CREATED
 
@@ -642,7 +642,7 @@ def test_zoom_refusal_records_failed_with_zooms_status_code_and_message(sessions
         'Email "jill@example.com" has already been used.', http_status=409, zoom_code=1005
     )
 
-    result = provision(sessions, vault, request_id, FakeZoom(error=error))
+    result = provision(sessions, vault, request_id, ZoomSimulator(error=error))
 
     row = load(sessions, request_id)
     assert (row.status, row.zoom_http_status, row.zoom_error_code, row.zoom_error_message) == (
@@ -658,7 +658,7 @@ def test_zoom_refusal_adds_a_zoom_result_event_describing_it(sessions, vault):
     request_id = approved_request(sessions, vault)
     error = ZoomEmailInUse("Email has already been used.", http_status=409, zoom_code=1005)
 
-    provision(sessions, vault, request_id, FakeZoom(error=error))
+    provision(sessions, vault, request_id, ZoomSimulator(error=error))
 
     assert events(sessions, request_id)[-1].detail == {
         "http_status": 409,
@@ -681,7 +681,7 @@ def test_zoom_refusal_adds_a_zoom_result_event_describing_it(sessions, vault):
 def test_zoom_outcome_not_known_records_unknown(sessions, vault, error):
     request_id = approved_request(sessions, vault)
 
-    provision(sessions, vault, request_id, FakeZoom(error=error))
+    provision(sessions, vault, request_id, ZoomSimulator(error=error))
 
     row = load(sessions, request_id)
     assert (row.status, row.zoom_http_status) == (RequestStatus.UNKNOWN, error.http_status)
@@ -691,7 +691,7 @@ def test_zoom_outcome_not_known_records_unknown(sessions, vault, error):
 def test_unknown_outcome_also_erases_the_password(sessions, vault):
     request_id = approved_request(sessions, vault)
 
-    provision(sessions, vault, request_id, FakeZoom(error=ZoomTimeout("read timed out")))
+    provision(sessions, vault, request_id, ZoomSimulator(error=ZoomTimeout("read timed out")))
 
     assert load(sessions, request_id).password_ciphertext is None
 
@@ -700,7 +700,7 @@ def test_failed_provision_erases_the_password(sessions, vault):
     request_id = approved_request(sessions, vault)
     error = ZoomValidationError("Validation Failed.", http_status=400, zoom_code=300)
 
-    provision(sessions, vault, request_id, FakeZoom(error=error))
+    provision(sessions, vault, request_id, ZoomSimulator(error=error))
 
     assert load(sessions, request_id).password_ciphertext is None
 
@@ -711,7 +711,7 @@ def test_password_echoed_in_zooms_message_is_redacted_in_the_audit_log(sessions,
         f"Invalid field: password {PASSWORD}", http_status=400, zoom_code=300
     )
 
-    provision(sessions, vault, request_id, FakeZoom(error=error))
+    provision(sessions, vault, request_id, ZoomSimulator(error=error))
 
     row = load(sessions, request_id)
     assert row.zoom_error_message == f"Invalid field: password {REDACTED}"
@@ -730,7 +730,7 @@ def test_password_echoed_in_zooms_message_is_redacted_in_the_audit_log(sessions,
 def test_no_event_ever_contains_the_password(sessions, vault, error):
     request_id = approved_request(sessions, vault)
 
-    provision(sessions, vault, request_id, FakeZoom(error=error))
+    provision(sessions, vault, request_id, ZoomSimulator(error=error))
 
     details = json.dumps([e.detail for e in events(sessions, request_id)])
     assert PASSWORD not in details
@@ -742,7 +742,7 @@ def test_no_event_ever_contains_the_password(sessions, vault, error):
 
 def test_generated_password_never_appears_in_an_event(sessions, vault):
     request_id = approved_request(sessions, vault, password=None)
-    zoom = FakeZoom()
+    zoom = ZoomSimulator()
 
     provision(sessions, vault, request_id, zoom)
 
@@ -752,7 +752,7 @@ def test_generated_password_never_appears_in_an_event(sessions, vault):
 
 def test_provisioning_twice_calls_zoom_once(sessions, vault):
     request_id = approved_request(sessions, vault)
-    zoom = FakeZoom()
+    zoom = ZoomSimulator()
     provision(sessions, vault, request_id, zoom)
 
     with pytest.raises(ValueError, match="not waiting to be provisioned"):
@@ -763,7 +763,7 @@ def test_provisioning_twice_calls_zoom_once(sessions, vault):
 
 def test_pending_request_cannot_be_provisioned(sessions, vault):
     request_id = submit(sessions, vault)
-    zoom = FakeZoom()
+    zoom = ZoomSimulator()
 
     with pytest.raises(ValueError, match="not waiting to be provisioned"):
         provision(sessions, vault, request_id, zoom)
@@ -774,7 +774,7 @@ def test_pending_request_cannot_be_provisioned(sessions, vault):
 def test_rejected_request_cannot_be_provisioned(sessions, vault):
     request_id = submit(sessions, vault)
     reject(sessions, request_id)
-    zoom = FakeZoom()
+    zoom = ZoomSimulator()
 
     with pytest.raises(ValueError, match="not waiting to be provisioned"):
         provision(sessions, vault, request_id, zoom)
@@ -786,7 +786,7 @@ def test_approved_requests_are_independent(sessions, vault):
     first = approved_request(sessions, vault, email="first@example.com")
     second = approved_request(sessions, vault, email="second@example.com")
 
-    provision(sessions, vault, first, FakeZoom())
+    provision(sessions, vault, first, ZoomSimulator())
 
     assert load(sessions, first).status == RequestStatus.CREATED
     assert load(sessions, second).status == RequestStatus.PROVISIONING

@@ -1,4 +1,4 @@
-"""ZoomClient + ZoomServerToServerAuth against FakeZoom over real HTTP on 127.0.0.1."""
+"""ZoomClient + ZoomServerToServerAuth against ZoomSimulator over real HTTP on 127.0.0.1."""
 
 import logging
 import socket
@@ -9,6 +9,7 @@ import httpx
 import pytest
 from jsonschema import Draft4Validator
 
+from bot.sandbox.zoom_simulator import ZoomSimulator, account_create_schema
 from bot.zoom import (
     CreatedAccount,
     ZoomAccountTransferError,
@@ -27,7 +28,6 @@ from bot.zoom import (
     ZoomUnreachable,
     ZoomValidationError,
 )
-from tests.fakes.zoom_api import FakeZoom, account_create_schema
 
 SECRET = "zoom-client-secret"
 
@@ -57,7 +57,7 @@ def closed_port_url():
 
 @pytest.fixture
 def fake():
-    with FakeZoom() as server:
+    with ZoomSimulator() as server:
         yield server
 
 

@@ -20,7 +20,7 @@ TEAM_ID = "T0001"
 APP_ID = "A0001"
 BOT_ID = "B0001"
 # Slack still sends the deprecated verification token in every payload; Bolt ignores it.
-VERIFICATION_TOKEN = "legacy-verification-token"
+VERIFICATION_TOKEN = "legacy-verification-token"  # noqa: S105 - a documented dummy
 # Nothing listens on the discard port: a test that wants response_url posts passes its own.
 UNREACHABLE_RESPONSE_URL = "http://127.0.0.1:9/response/unset"
 

@@ -11,7 +11,6 @@ import base64
 import binascii
 import copy
 import json
-import os
 import secrets
 import select
 import socket
@@ -29,7 +28,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from jsonschema import Draft4Validator
 
-from tests.fakes.loopback import LoopbackServer
+from bot.sandbox.loopback import LoopbackServer
 
 Headers = dict[str, str]
 
@@ -62,7 +61,7 @@ class Answer:
     body: Any = None
     headers: Headers = field(default_factory=dict)
     delay_seconds: float = 0.0
-    # A create decided only once the delay is over (see FakeZoom.create_commit).
+    # A create decided only once the delay is over (see ZoomSimulator.create_commit).
     deferred_create: Any = None
 
 
@@ -78,7 +77,7 @@ class Answered:
     email: str | None = None
 
 
-# What a delayed create does (FakeZoom.create_commit); Zoom documents none of this, so tests
+# What a delayed create does (ZoomSimulator.create_commit); Zoom documents none of this, so tests
 # that depend on it say which reading they use.
 CREATE_ON_RECEIPT = "on_receipt"  # the account exists as soon as the request arrives
 CREATE_AFTER_DELAY = "after_delay"  # it appears when the delay is over, client there or not
@@ -86,14 +85,14 @@ CREATE_IF_CLIENT_WAITS = "if_client_waits"  # a client gone by then leaves nothi
 CREATE_COMMITS = (CREATE_ON_RECEIPT, CREATE_AFTER_DELAY, CREATE_IF_CLIENT_WAITS)
 
 
-def shared_dir() -> Path:
-    override = os.environ.get("ZOOMBOT_SHARED_DIR")
-    return Path(override) if override else Path(__file__).resolve().parents[3] / "shared"
+# A copy of ../shared/zoom/accounts.openapi.json, so the sandbox runs from a clone alone;
+# tests/unit/test_zoom_simulator.py checks the two are identical.
+ACCOUNTS_OPENAPI = Path(__file__).with_name("accounts.openapi.json")
 
 
 def account_create_schema() -> dict[str, Any]:
     """The POST /accounts requestBody schema, read strictly (see `_strict`)."""
-    document = json.loads((shared_dir() / "zoom" / "accounts.openapi.json").read_text())
+    document = json.loads(ACCOUNTS_OPENAPI.read_text())
     schema = document["paths"]["/accounts"]["post"]["requestBody"]["content"]
     return _strict(copy.deepcopy(schema["application/json"]["schema"]))
 
@@ -110,7 +109,7 @@ def _strict(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-class FakeZoom(LoopbackServer):
+class ZoomSimulator(LoopbackServer):
     """Serves `POST /oauth/token`, `POST /v2/accounts` and `GET /v2/accounts` on 127.0.0.1."""
 
     def __init__(
@@ -461,7 +460,7 @@ class _Server(ThreadingHTTPServer):
     # socketserver's default backlog (5) resets connections when several bots call at once.
     request_queue_size = 128
 
-    def __init__(self, fake: FakeZoom) -> None:
+    def __init__(self, fake: ZoomSimulator) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.fake = fake
 

@@ -15,9 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from tests.fakes.loopback import LoopbackServer
+from bot.sandbox.loopback import LoopbackServer
 
-DEFAULT_BOT_TOKEN = "xoxb-test-token"
+DEFAULT_BOT_TOKEN = "xoxb-test-token"  # noqa: S105 - the emulator's well-known token
 JSON_STRING_KEYS = ("blocks", "view", "attachments")
 FIRST_TS_MICROSECONDS = 1_700_000_000_000_000
 
@@ -36,7 +36,7 @@ class SlackCall:
     at: float
 
 
-class FakeSlack(LoopbackServer):
+class SlackEmulator(LoopbackServer):
     """Serves `POST /api/<method>` and `POST /response/<key>` on 127.0.0.1 in a daemon thread."""
 
     def __init__(self, bot_token: str = DEFAULT_BOT_TOKEN, bot_user_id: str = "UBOT") -> None:
@@ -364,7 +364,7 @@ class _Server(ThreadingHTTPServer):
     # socketserver's default backlog (5) resets connections when several bots call at once.
     request_queue_size = 128
 
-    def __init__(self, fake: FakeSlack) -> None:
+    def __init__(self, fake: SlackEmulator) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.fake = fake
 
