@@ -3,6 +3,8 @@
 
 Optional fault modes for reliability tests (off by default): a per-second rate limit answered
 with 429 + Retry-After, and what a slow create does when its client goes away (`create_commit`).
+For the sandbox (also off by default): documented inputs that get each of Zoom's documented
+answers (`use_sandbox_scenarios`, rules in zoom_scenarios.py) and state kept in a JSON file.
 """
 
 from __future__ import annotations
@@ -29,6 +31,24 @@ from urllib.parse import parse_qsl, urlsplit
 from jsonschema import Draft4Validator
 
 from bot.sandbox.loopback import LoopbackServer
+from bot.sandbox.zoom_scenarios import (
+    RATE_LIMIT_MESSAGE,
+    CreateAttempt,
+    Scenario,
+    ZoomScenarios,
+    account_create_schema,
+    describe,
+    first_verdict,
+    rate_limit_headers,
+    schema_problems,
+)
+from bot.sandbox.zoom_state import (
+    RECEIVED_LIMIT,
+    SimulatorState,
+    load_state,
+    received_entry,
+    save_state,
+)
 
 Headers = dict[str, str]
 
@@ -85,44 +105,33 @@ CREATE_IF_CLIENT_WAITS = "if_client_waits"  # a client gone by then leaves nothi
 CREATE_COMMITS = (CREATE_ON_RECEIPT, CREATE_AFTER_DELAY, CREATE_IF_CLIENT_WAITS)
 
 
-# A copy of ../shared/zoom/accounts.openapi.json, so the sandbox runs from a clone alone;
-# tests/unit/test_zoom_simulator.py checks the two are identical.
-ACCOUNTS_OPENAPI = Path(__file__).with_name("accounts.openapi.json")
-
-
-def account_create_schema() -> dict[str, Any]:
-    """The POST /accounts requestBody schema, read strictly (see `_strict`)."""
-    document = json.loads(ACCOUNTS_OPENAPI.read_text())
-    schema = document["paths"]["/accounts"]["post"]["requestBody"]["content"]
-    return _strict(copy.deepcopy(schema["application/json"]["schema"]))
-
-
-def _strict(schema: dict[str, Any]) -> dict[str, Any]:
-    """Catch what Zoom would silently drop: unknown fields (a typo, or `reason` leaking to
-    Zoom), and the password's `minimum: 8`, which Zoom's document puts where it means
-    `minLength` (a JSON-schema `minimum` never applies to strings)."""
-    schema["additionalProperties"] = False
-    options = schema["properties"]["options"]
-    options["additionalProperties"] = False
-    password = schema["properties"]["password"]
-    password.setdefault("minLength", password.get("minimum", 0))
-    return schema
-
-
 class ZoomSimulator(LoopbackServer):
-    """Serves `POST /oauth/token`, `POST /v2/accounts` and `GET /v2/accounts` on 127.0.0.1."""
+    """Serves `POST /oauth/token`, `POST /v2/accounts` and `GET /v2/accounts` on 127.0.0.1.
+
+    With `state_path`, accounts, emails throttled once and the log of create requests are read
+    from that file at start and written back after each change; without it nothing touches disk.
+    """
 
     def __init__(
         self,
         account_id: str = "acct-1",
         client_id: str = "zoom-client-id",
         client_secret: str = "zoom-client-secret",  # noqa: S107 - a fake's well-known secret
+        *,
+        state_path: Path | None = None,
     ) -> None:
         self.account_id = account_id
         self.client_id = client_id
         self.client_secret = client_secret
+        self.state_path = state_path
+        # The scenario rules (zoom_scenarios.py); empty values keep a rule off.
         self.blocked_domains: set[str] = set()
         self.invalid_words: set[str] = set()
+        self.special_characters = ""
+        self.password_words: set[str] = set()
+        self.throttle_once_suffix = ""
+        self.retry_after_seconds = 2
+        self.server_error_suffix = ""
         self.delay_seconds = 0.0
         self.token_delay_seconds = 0.0
         self.max_page_size = 300
@@ -137,9 +146,13 @@ class ZoomSimulator(LoopbackServer):
         self.throttled = 0  # calls answered 429 by the rate limit above
         self.lost_creates: list[str] = []  # emails of creates dropped by CREATE_IF_CLIENT_WAITS
         self.schema_errors: list[str] = []
-        self.created_accounts: dict[str, dict[str, Any]] = {}
+        saved = load_state(state_path) if state_path is not None else SimulatorState()
+        self.created_accounts: dict[str, dict[str, Any]] = saved.created_accounts
+        self.throttled_emails: set[str] = saved.throttled_emails  # casefolded
         self.issued_tokens: list[str] = []
-        self._seeded_accounts: list[dict[str, Any]] = []
+        self._seeded_accounts: list[dict[str, Any]] = saved.seeded_accounts
+        # Create requests, passwords masked (unlike account_posts, which stay in memory only).
+        self._received: list[dict[str, Any]] = saved.received
         self._valid_tokens: set[str] = set()
         self._queued: deque[Answer] = deque()
         self._queued_list_answers: deque[Answer] = deque()
@@ -195,7 +208,60 @@ class ZoomSimulator(LoopbackServer):
         account = _new_account(email, account_name=account_name)
         with self._lock:
             self._seeded_accounts.append(account)
+            self._save()
         return account
+
+    # -- sandbox scenarios and state -------------------------------------------------------
+
+    def use_sandbox_scenarios(self, scenarios: ZoomScenarios | None = None) -> None:
+        """Turn on the documented inputs of `scenarios` (default: the sandbox's), replacing
+        the current rules, and seed its taken emails unless they already exist."""
+        chosen = ZoomScenarios() if scenarios is None else scenarios
+        with self._lock:
+            self.blocked_domains = set(chosen.blocked_domains)
+            self.invalid_words = set(chosen.invalid_words)
+            self.special_characters = chosen.special_characters
+            self.password_words = set(chosen.password_words)
+            self.throttle_once_suffix = chosen.throttle_once_suffix
+            self.retry_after_seconds = chosen.retry_after_seconds
+            self.server_error_suffix = chosen.server_error_suffix
+            for email in chosen.taken_emails:
+                if not self._email_taken(email):
+                    self.seed_account(email)
+
+    def active_scenarios(self) -> ZoomScenarios:
+        """The rules as they stand now (the taken emails are the seeded accounts)."""
+        with self._lock:
+            return ZoomScenarios(
+                taken_emails=tuple(account["owner_email"] for account in self._seeded_accounts),
+                blocked_domains=tuple(sorted(self.blocked_domains)),
+                invalid_words=tuple(sorted(self.invalid_words)),
+                special_characters=self.special_characters,
+                password_words=tuple(sorted(self.password_words)),
+                throttle_once_suffix=self.throttle_once_suffix,
+                retry_after_seconds=self.retry_after_seconds,
+                server_error_suffix=self.server_error_suffix,
+            )
+
+    def scenarios(self) -> list[Scenario]:
+        """What each documented input gets, in the order creates are checked."""
+        return describe(self.active_scenarios())
+
+    def received_creates(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The latest create requests, newest first, passwords masked."""
+        with self._lock:
+            return copy.deepcopy(self._received[::-1][:limit])
+
+    def _save(self) -> None:
+        if self.state_path is None:
+            return
+        state = SimulatorState(
+            created_accounts=self.created_accounts,
+            seeded_accounts=self._seeded_accounts,
+            throttled_emails=self.throttled_emails,
+            received=self._received,
+        )
+        save_state(self.state_path, state)
 
     def pause(self, seconds: float) -> None:
         """Wait before answering, but not past close(), so handler threads can be joined."""
@@ -238,14 +304,23 @@ class ZoomSimulator(LoopbackServer):
                 return Answer(500, {"code": 500, "message": "The client went away."})
             return self._create(answer.deferred_create)
 
-    def record_answer(self, method: str, target: str, status: int, body: bytes = b"") -> None:
+    def record_answer(self, method: str, target: str, answer: Answer, body: bytes = b"") -> None:
         path = urlsplit(target).path
         if path == "/oauth/token":
             return
         parsed = _json_or_none(body)
         email = parsed.get("email") if isinstance(parsed, dict) else None
         with self._lock:
-            self.answered.append(Answered(method, path, status, time.time(), email))
+            self.answered.append(Answered(method, path, answer.status, time.time(), email))
+            if (method, path) != ("POST", "/v2/accounts"):
+                return
+            entry = received_entry(
+                method=method, path=path, body=parsed, status=answer.status, answer=answer.body
+            )
+            self._received.append(entry)
+            del self._received[:-RECEIVED_LIMIT]
+            # Saved before the answer leaves, so a created account survives any restart.
+            self._save()
 
     def _throttle(self) -> Answer | None:
         if self.rate_limit_per_second is None:
@@ -258,15 +333,8 @@ class ZoomSimulator(LoopbackServer):
             return None
         self.throttled += 1
         retry_at = datetime.now(UTC) + timedelta(seconds=self._served_at[0] + 1.0 - now)
-        headers = {
-            "Retry-After": retry_at.isoformat(),
-            "X-RateLimit-Category": "Light",
-            "X-RateLimit-Type": "QPS",
-            "X-RateLimit-Limit": str(self.rate_limit_per_second),
-            "X-RateLimit-Remaining": "0",
-        }
-        message = "You have reached the maximum per-second rate limit for this API. Try later."
-        return Answer(429, {"code": 429, "message": message}, headers)
+        headers = rate_limit_headers(retry_at.isoformat(), limit=self.rate_limit_per_second)
+        return Answer(429, {"code": 429, "message": RATE_LIMIT_MESSAGE}, headers)
 
     def _token(self, query: dict[str, str], headers: Headers, body: bytes) -> Answer:
         content_type = headers.get("content-type", "")
@@ -315,24 +383,20 @@ class ZoomSimulator(LoopbackServer):
             return [("Content-Type", f"is {content_type!r}, not application/json")]
         if body is None and raw_body.strip() != b"null":
             return [("body", "is not valid JSON")]
-        return [
-            (_field_name(error), error.message)
-            for error in sorted(self._validator.iter_errors(body), key=str)
-        ]
+        return schema_problems(self._validator, body)
 
     def _create(self, body: dict[str, Any]) -> Answer:
         email: str = body["email"]
-        if self._email_taken(email):
-            return Answer(409, {"code": 1005, "message": f'Email "{email}" has already been used.'})
-        if email.rpartition("@")[2].casefold() in {d.casefold() for d in self.blocked_domains}:
-            return Answer(400, {"code": 1107, "message": "Email domain is blocked."})
-        word = self._invalid_word(body["first_name"], body["last_name"])
-        if word is not None:
-            message = (
-                "Your request could not be completed because the name contains an invalid "
-                f"word: {word}"
-            )
-            return Answer(400, {"code": 300, "message": message})
+        attempt = CreateAttempt(
+            body,
+            already_used=self._email_taken(email),
+            throttled_before=email.casefold() in self.throttled_emails,
+        )
+        verdict = first_verdict(self.active_scenarios(), attempt)
+        if verdict is not None:
+            if verdict.throttles:
+                self.throttled_emails.add(email.casefold())
+            return Answer(verdict.status, verdict.body, verdict.headers)
         default_name = f"{body['first_name']} {body['last_name']}"
         account = _new_account(email, account_name=body.get("account_name") or default_name)
         self.created_accounts[email] = account
@@ -371,12 +435,6 @@ class ZoomSimulator(LoopbackServer):
         taken = [*self.created_accounts, *(a["owner_email"] for a in self._seeded_accounts)]
         return email.casefold() in {other.casefold() for other in taken}
 
-    def _invalid_word(self, *names: str) -> str | None:
-        for word in sorted(self.invalid_words):
-            if any(word.casefold() in name.casefold() for name in names):
-                return word
-        return None
-
 
 _CREATED_FIELDS = ("id", "owner_id", "owner_email", "created_at")
 _LISTED_FIELDS = ("id", "account_name", "owner_email", "created_at")
@@ -414,16 +472,6 @@ def _delayed(answer: Answer, delay_seconds: float) -> Answer:
 def _validation_failed(problems: list[tuple[str, str]]) -> Answer:
     errors = [{"field": name, "message": message} for name, message in problems]
     return Answer(400, {"code": 300, "message": "Validation Failed.", "errors": errors})
-
-
-def _field_name(error: Any) -> str:
-    path = [str(part) for part in error.absolute_path]
-    if error.validator == "required":  # the missing property is only named in the message
-        path.append(error.message.split("'")[1])
-    elif error.validator == "additionalProperties":
-        known = error.schema.get("properties", {})
-        path.append(",".join(sorted(set(error.instance) - set(known))))
-    return ".".join(path) or "body"
 
 
 def _json_or_none(raw_body: bytes) -> Any:
@@ -486,7 +534,7 @@ class _Handler(BaseHTTPRequestHandler):
         answer = fake.handle(method, self.path, headers, body, self.client_address[1])
         fake.pause(answer.delay_seconds)
         answer = fake.complete(answer, client_connected=_client_connected(self.connection))
-        fake.record_answer(method, self.path, answer.status, body)
+        fake.record_answer(method, self.path, answer, body)
         self._reply(answer)
 
     def _reply(self, answer: Answer) -> None:
