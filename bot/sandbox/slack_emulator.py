@@ -1,28 +1,55 @@
-"""Fake Slack Web API: a real HTTP server on 127.0.0.1 that records every call and answers as
-Slack does, plus `response_url` endpoints, so tests drive the real slack_sdk over real sockets.
+"""Fake Slack Web API and workspace: a real HTTP server on 127.0.0.1 that records every call and
+answers as Slack does, keeps the workspace those calls change (channels, messages, threads,
+reactions, ephemerals, modals) and serves `response_url` endpoints. Tests drive the real slack_sdk
+over real sockets against it; the sandbox shows its state as a Slack-like page.
 """
 
 from __future__ import annotations
 
 import copy
-import itertools
 import json
+import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, cast
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import quote, urlsplit
 
 from bot.sandbox.loopback import LoopbackServer
+from bot.sandbox.slack_state import (
+    BOT_ID,
+    FIRST_TS_MICROSECONDS,
+    ActionRefused,
+    SlackStateError,
+    WorkspaceState,
+)
+from bot.sandbox.slack_views import ViewStacks
+from bot.sandbox.slack_web_api import (
+    ApiAnswer,
+    Params,
+    WebApi,
+    error,
+    parse_params,
+    raw_entry,
+    truthy,
+)
+
+__all__ = [
+    "DEFAULT_BOT_TOKEN",
+    "FIRST_TS_MICROSECONDS",
+    "ActionRefused",
+    "SlackCall",
+    "SlackEmulator",
+    "SlackStateError",
+]
 
 DEFAULT_BOT_TOKEN = "xoxb-test-token"  # noqa: S105 - the emulator's well-known token
-JSON_STRING_KEYS = ("blocks", "view", "attachments")
-FIRST_TS_MICROSECONDS = 1_700_000_000_000_000
+BOT_NAME = "zoombot"
+MAX_RESPONSE_URLS = 1000
 
-Params = dict[str, Any]
-ApiAnswer = dict[str, Any]
 CallPredicate = Callable[[Params], bool]
 PostPredicate = Callable[[dict[str, Any]], bool]
 
@@ -36,36 +63,49 @@ class SlackCall:
     at: float
 
 
-class SlackEmulator(LoopbackServer):
-    """Serves `POST /api/<method>` and `POST /response/<key>` on 127.0.0.1 in a daemon thread."""
+@dataclass(frozen=True)
+class _ResponseContext:
+    """Where a registered response_url came from: who acted, in which channel, on what."""
 
-    def __init__(self, bot_token: str = DEFAULT_BOT_TOKEN, bot_user_id: str = "UBOT") -> None:
+    user_id: str
+    channel_id: str
+    message_ts: str | None
+
+
+class SlackEmulator(LoopbackServer):
+    """Serves `POST /api/<method>` and `POST /response/<key>` on 127.0.0.1 in a daemon thread.
+
+    `state_path` keeps the workspace in a JSON file across restarts (None: memory only).
+    `clock_ts` makes message timestamps real times; by default only with a state file, so tests
+    keep a fixed sequence.
+    """
+
+    def __init__(
+        self,
+        bot_token: str = DEFAULT_BOT_TOKEN,
+        bot_user_id: str = "UBOT",
+        *,
+        state_path: Path | None = None,
+        clock_ts: bool | None = None,
+    ) -> None:
         self.bot_token = bot_token
         self.bot_user_id = bot_user_id
-        self._changed = threading.Condition()
+        self.state_path = state_path
+        self._changed = threading.Condition()  # an RLock inside: predicates may read state
         self._calls: list[SlackCall] = []
         self._raw_log: list[str] = []
         self._response_posts: list[dict[str, Any]] = []
-        self._messages: dict[tuple[str, str], dict[str, Any]] = {}
-        self._users: dict[str, dict[str, Any]] = {}
-        self._usergroups: dict[str, list[str]] = {}
+        self._responses: dict[str, _ResponseContext] = {}
         self._failures: dict[str, list[str]] = {}
-        self._ts_counter = itertools.count(1)
-        self._id_counter = itertools.count(1)
-        self._methods: dict[str, Callable[[Params], ApiAnswer]] = {
-            "auth.test": self._auth_test,
-            "chat.postMessage": self._chat_post_message,
-            "chat.update": self._chat_update,
-            "chat.postEphemeral": self._chat_post_ephemeral,
-            "reactions.add": lambda _params: {},
-            "views.open": self._views_open,
-            "views.update": self._views_update,
-            "views.push": self._views_open,
-            "conversations.open": self._conversations_open,
-            "users.info": self._users_info,
-            "users.lookupByEmail": self._users_lookup_by_email,
-            "usergroups.users.list": self._usergroups_users_list,
-        }
+        self._state = WorkspaceState(
+            clock_ts=state_path is not None if clock_ts is None else clock_ts
+        )
+        if state_path is not None and state_path.exists():
+            self._state.load(state_path)
+        self._views = ViewStacks()
+        self._methods = WebApi(
+            state=self._state, views=self._views, bot_user_id=bot_user_id, changed=self._commit
+        ).methods()
         self._server = _Server(self)
         # A short poll interval keeps close() (and so each test's teardown) fast.
         self._serve("fake-slack")
@@ -76,29 +116,32 @@ class SlackEmulator(LoopbackServer):
     def base_url(self) -> str:
         return f"{self.origin}/api/"
 
+    def _commit(self) -> None:
+        """Every change: a new version (the page re-renders on it), saved, waiters woken."""
+        self._state.version += 1
+        if self.state_path is not None:
+            self._state.save(self.state_path)
+        self._changed.notify_all()
+
     # -- setup -----------------------------------------------------------------------------
 
     def add_user(self, user_id: str, email: str | None = None, name: str | None = None) -> None:
         """Adds a workspace member; without an email the profile has no `email` (as Slack)."""
-        display_name = name or user_id.lower()
-        profile: dict[str, Any] = {"real_name": display_name, "display_name": display_name}
-        if email is not None:
-            profile["email"] = email
-        user = {
-            "id": user_id,
-            "team_id": "T0001",
-            "name": display_name,
-            "real_name": display_name,
-            "deleted": False,
-            "is_bot": False,
-            "profile": profile,
-        }
         with self._changed:
-            self._users[user_id] = user
+            self._state.put_user(user_id, email=email, name=name)
+            self._state.users[user_id]["is_bot"] = user_id == self.bot_user_id
+            self._commit()
 
     def add_usergroup(self, group_id: str, member_ids: list[str]) -> None:
         with self._changed:
-            self._usergroups[group_id] = list(member_ids)
+            self._state.usergroups[group_id] = list(member_ids)
+            self._commit()
+
+    def add_channel(self, channel_id: str, name: str) -> None:
+        """A public channel, shown in the snapshot in the order added."""
+        with self._changed:
+            self._state.channels[channel_id] = name
+            self._commit()
 
     def fail_next(self, method: str, error: str = "ratelimited", times: int = 1) -> None:
         """The next `times` calls of `method` answer `{"ok": false, "error": error}` (HTTP 200)."""
@@ -106,12 +149,151 @@ class SlackEmulator(LoopbackServer):
             self._failures.setdefault(method, []).extend([error] * times)
 
     def response_url(self, key: str = "") -> str:
+        """A response_url whose posts are only recorded (tests read them in `response_posts`)."""
         with self._changed:
-            number = next(self._id_counter)
+            number = self._state.new_number()
         suffix = f"{quote(key, safe='')}-{number}" if key else str(number)
         return f"{self.origin}/response/{suffix}"
 
+    # -- the workspace side (what people do; used by bot.sandbox.workspace) -----------------
+
+    def issue_trigger(self, user_id: str, *, issued_at: float | None = None) -> str:
+        """A trigger id a views.open can exchange within 3 s for a modal owned by `user_id`.
+
+        `issued_at` is on time.monotonic()'s clock; a test passes an old one to age it."""
+        with self._changed:
+            return self._views.issue_trigger(user_id, issued_at=issued_at)
+
+    def register_response_url(
+        self, *, user_id: str, channel_id: str, message_ts: str | None = None
+    ) -> str:
+        """A response_url whose posts act as Slack's do for that person, channel and message."""
+        with self._changed:
+            key = f"r{self._state.new_number()}-{secrets.token_hex(6)}"
+            self._responses[key] = _ResponseContext(user_id, channel_id, message_ts)
+            # Slack's response_urls expire (30 minutes); forgetting the oldest keeps memory flat.
+            while len(self._responses) > MAX_RESPONSE_URLS:
+                del self._responses[next(iter(self._responses))]
+        return f"{self.origin}/response/{key}"
+
+    def apply_response(
+        self, body: dict[str, Any], *, user_id: str, channel_id: str, message_ts: str | None
+    ) -> None:
+        """Slack's response_url semantics (also used for a slash command's reply body).
+
+        Raises ActionRefused with Slack's error code when Slack would refuse the body."""
+        with self._changed:
+            self._apply_response(body, _ResponseContext(user_id, channel_id, message_ts))
+
+    def add_reaction(self, channel_id: str, ts: str, name: str, user_id: str) -> None:
+        """A person's reaction; raises ActionRefused("already_reacted") on a repeat, as Slack."""
+        with self._changed:
+            self._state.react(channel_id, ts, name=name, user=user_id)
+            self._commit()
+
+    def add_ephemeral(
+        self, *, user_id: str, channel_id: str, text: str, blocks: list[Any] | None = None
+    ) -> str:
+        with self._changed:
+            ts = self._state.add_ephemeral(channel_id, user=user_id, text=text, blocks=blocks or [])
+            self._commit()
+            return ts
+
+    def slack_message(self, channel_id: str, ts: str) -> dict[str, Any] | None:
+        """A message as Slack puts it in payloads (type, user, bot_id, blocks, thread_ts...)."""
+        with self._changed:
+            return self._state.slack_message(channel_id, ts)
+
+    def user_name(self, user_id: str) -> str:
+        with self._changed:
+            user = self._state.users.get(user_id)
+            return str(user["name"]) if user else user_id.lower()
+
+    def channel_name(self, channel_id: str) -> str:
+        with self._changed:
+            if channel_id.startswith("D"):
+                return "directmessage"
+            return self._state.channels.get(channel_id, channel_id.lower())
+
+    def open_view(self, user_id: str, view_id: str) -> dict[str, Any] | None:
+        """A view on `user_id`'s modal stack: id, view (as the bot sent it), hash, errors,
+        root_view_id, previous_view_id; None when that person has no such view open."""
+        with self._changed:
+            opened = self._views.of_user(user_id, view_id)
+            if opened is None:
+                return None
+            return {
+                "id": opened.id,
+                "view": copy.deepcopy(opened.view),
+                "hash": opened.hash,
+                "errors": dict(opened.errors),
+                "root_view_id": opened.root_view_id,
+                "previous_view_id": opened.previous_view_id,
+            }
+
+    def set_view_errors(self, user_id: str, view_id: str, errors: dict[str, str]) -> None:
+        with self._changed:
+            opened = self._views.of_user(user_id, view_id)
+            if opened is not None:
+                opened.errors = dict(errors)
+                self._commit()
+
+    def replace_view(self, user_id: str, view_id: str, view: dict[str, Any]) -> None:
+        with self._changed:
+            opened = self._views.of_user(user_id, view_id)
+            if opened is not None:
+                self._views.replace(opened, view)
+                self._commit()
+
+    def push_view(self, user_id: str, view: dict[str, Any]) -> str:
+        """Raises ActionRefused("push_limit_reached") past Slack's three views."""
+        with self._changed:
+            view_id = f"V{self._state.new_number():010d}"
+            self._views.push(user_id, view, view_id=view_id)
+            self._commit()
+            return view_id
+
+    def close_view(self, user_id: str, view_id: str) -> bool:
+        """Closes the view and any pushed above it; False when it was not open."""
+        with self._changed:
+            closed = self._views.close(user_id, view_id)
+            if closed:
+                self._commit()
+            return closed
+
+    def clear_views(self, user_id: str) -> None:
+        with self._changed:
+            self._views.clear(user_id)
+            self._commit()
+
     # -- inspection ------------------------------------------------------------------------
+
+    @property
+    def version(self) -> int:
+        with self._changed:
+            return self._state.version
+
+    def snapshot(self, viewer_id: str) -> dict[str, Any]:
+        """What `viewer_id` sees, JSON-ready (shape: the sandbox design's SlackEmulator
+        snapshot)."""
+        with self._changed:
+            bot = self._state.users.get(self.bot_user_id)
+            return {
+                "version": self._state.version,
+                "viewer": viewer_id,
+                "bot_user_id": self.bot_user_id,
+                "users": self._state.people(),
+                "channels": self._state.visible_channels(
+                    viewer_id, bot_name=str(bot["name"]) if bot else BOT_NAME
+                ),
+                "ephemerals": self._state.user_ephemerals(viewer_id),
+                "view": self._views.snapshot(viewer_id),
+            }
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+        """Waits until `predicate` (run with the lock held, after each change) holds."""
+        with self._changed:
+            return self._changed.wait_for(predicate, timeout=timeout)
 
     @property
     def calls(self) -> list[SlackCall]:
@@ -135,9 +317,12 @@ class SlackEmulator(LoopbackServer):
             return "\n".join(self._raw_log)
 
     def message(self, channel: str, ts: str) -> dict[str, Any] | None:
+        """A message's `text`, `blocks` and `ts` (slack_message() has the rest)."""
         with self._changed:
-            found = self._messages.get((channel, ts))
-            return copy.deepcopy(found)
+            found = self._state.messages.get((channel, ts))
+            if found is None:
+                return None
+            return {key: copy.deepcopy(found[key]) for key in ("text", "blocks", "ts")}
 
     @property
     def response_posts(self) -> list[dict[str, Any]]:
@@ -190,173 +375,72 @@ class SlackEmulator(LoopbackServer):
         self, *, method: str, target: str, authorization: str, content_type: str, body: bytes
     ) -> ApiAnswer:
         try:
-            params = _parse_params(urlsplit(target).query, content_type, body)
+            params = parse_params(urlsplit(target).query, content_type, body)
         except ValueError:
             params = {"_unparsed_body": body.decode("utf-8", errors="replace")}
         with self._changed:
             self._calls.append(SlackCall(method=method, params=params, at=time.time()))
-            self._raw_log.append(_raw_entry(target, body, params))
+            self._raw_log.append(raw_entry(target, body, params))
             self._changed.notify_all()
             if "_unparsed_body" in params:
-                return _error("invalid_json")
+                return error("invalid_json")
             return self._answer(method, authorization, params)
 
-    def handle_response_post(self, *, target: str, body: bytes) -> None:
+    def handle_response_post(self, *, target: str, body: bytes) -> tuple[int, str]:
+        """Records the post; one to a registered response_url also acts. Returns (status, text)."""
         text = body.decode("utf-8", errors="replace")
         try:
             decoded: Any = json.loads(text)
         except ValueError:
             decoded = text
+        key = urlsplit(target).path.removeprefix("/response/")
         with self._changed:
             self._response_posts.append({"url": f"{self.origin}{target}", "body": decoded})
-            self._raw_log.append(_raw_entry(target, body, decoded))
+            self._raw_log.append(raw_entry(target, body, decoded))
             self._changed.notify_all()
+            context = self._responses.get(key)
+            if context is None:
+                return 200, "ok"
+            if not isinstance(decoded, dict):
+                return 400, "invalid_payload"
+            try:
+                self._apply_response(decoded, context)
+            except ActionRefused as refused:
+                return 404 if refused.code == "message_not_found" else 400, refused.code
+            return 200, "ok"
+
+    def _apply_response(self, body: dict[str, Any], context: _ResponseContext) -> None:
+        state, ts = self._state, context.message_ts
+        text, blocks = str(body.get("text") or ""), list(body.get("blocks") or [])
+        if truthy(body.get("delete_original")):
+            if ts is None:
+                raise ActionRefused("message_not_found")
+            state.delete(context.channel_id, ts)
+        elif not text and not blocks:
+            raise ActionRefused("no_text")
+        elif truthy(body.get("replace_original")) and ts is not None:
+            # Slack shows no "(edited)" for a replacement through response_url.
+            changes = {"text": text, "blocks": blocks}
+            state.update(context.channel_id, ts, changes=changes, edited=False)
+        elif body.get("response_type") == "in_channel":
+            state.post(
+                context.channel_id, user=self.bot_user_id, bot_id=BOT_ID, text=text, blocks=blocks
+            )
+        else:
+            state.add_ephemeral(context.channel_id, user=context.user_id, text=text, blocks=blocks)
+        self._commit()
 
     def _answer(self, method: str, authorization: str, params: Params) -> ApiAnswer:
         if authorization != f"Bearer {self.bot_token}":
-            return _error("invalid_auth")
+            return error("invalid_auth")
         failures = self._failures.get(method)
         if failures:
-            return _error(failures.pop(0))
+            return error(failures.pop(0))
         handler = self._methods.get(method)
         if handler is None:
-            return _error("unknown_method")
+            return error("unknown_method")
         answer = handler(params)
         return answer if answer.get("ok") is False else {"ok": True, **answer}
-
-    def _next_ts(self) -> str:
-        microseconds = FIRST_TS_MICROSECONDS + 100 * next(self._ts_counter)
-        return f"{microseconds // 1_000_000}.{microseconds % 1_000_000:06d}"
-
-    # -- methods (run with the lock held) --------------------------------------------------
-
-    def _auth_test(self, _params: Params) -> ApiAnswer:
-        return {
-            "url": "https://fake.slack.com/",
-            "team": "Fake",
-            "user": "zoombot",
-            "team_id": "T0001",
-            "user_id": self.bot_user_id,
-            "bot_id": "B0001",
-        }
-
-    def _chat_post_message(self, params: Params) -> ApiAnswer:
-        channel = str(params.get("channel") or "")
-        if not channel:
-            return _error("channel_not_found")
-        if not any(params.get(key) for key in ("text", "blocks", "attachments")):
-            return _error("no_text")
-        # Posting to a user ID lands in the DM with that user, whose ID Slack returns.
-        if channel[0] in "UW":
-            channel = f"D{channel}"
-        ts = self._next_ts()
-        message = {"text": params.get("text", ""), "blocks": params.get("blocks", []), "ts": ts}
-        self._messages[(channel, ts)] = message
-        return {"channel": channel, "ts": ts, "message": copy.deepcopy(message)}
-
-    def _chat_update(self, params: Params) -> ApiAnswer:
-        channel, ts = str(params.get("channel", "")), str(params.get("ts", ""))
-        message = self._messages.get((channel, ts))
-        if message is None:
-            return _error("message_not_found")
-        # Like Slack, fields left out of the update keep their previous value.
-        for key in ("text", "blocks"):
-            if key in params:
-                message[key] = params[key]
-        return {
-            "channel": channel,
-            "ts": ts,
-            "text": message["text"],
-            "message": copy.deepcopy(message),
-        }
-
-    def _chat_post_ephemeral(self, params: Params) -> ApiAnswer:
-        if not params.get("channel") or not params.get("user"):
-            return _error("channel_not_found" if not params.get("channel") else "user_not_found")
-        return {"message_ts": self._next_ts()}
-
-    def _views_open(self, params: Params) -> ApiAnswer:
-        view = params.get("view")
-        if not isinstance(view, dict):
-            return _error("invalid_arguments")
-        return {"view": _view_answer(f"V{next(self._id_counter):010d}", view)}
-
-    def _views_update(self, params: Params) -> ApiAnswer:
-        view = params.get("view")
-        if not isinstance(view, dict):
-            return _error("invalid_arguments")
-        view_id = str(params.get("view_id") or f"V{next(self._id_counter):010d}")
-        return {"view": _view_answer(view_id, view)}
-
-    def _conversations_open(self, params: Params) -> ApiAnswer:
-        users = str(params.get("users") or "")
-        if not users:
-            return _error("users_list_not_supplied")
-        return {"channel": {"id": f"D{users.split(',', maxsplit=1)[0]}"}}
-
-    def _users_info(self, params: Params) -> ApiAnswer:
-        user = self._users.get(str(params.get("user", "")))
-        return _error("user_not_found") if user is None else {"user": copy.deepcopy(user)}
-
-    def _users_lookup_by_email(self, params: Params) -> ApiAnswer:
-        email = str(params.get("email", "")).lower()
-        for user in self._users.values():
-            if str(user["profile"].get("email", "")).lower() == email:
-                return {"user": copy.deepcopy(user)}
-        return _error("users_not_found")
-
-    def _usergroups_users_list(self, params: Params) -> ApiAnswer:
-        members = self._usergroups.get(str(params.get("usergroup", "")))
-        return _error("no_such_subteam") if members is None else {"users": list(members)}
-
-
-def _error(code: str) -> ApiAnswer:
-    return {"ok": False, "error": code}
-
-
-def _view_answer(view_id: str, view: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": view_id,
-        "team_id": "T0001",
-        "hash": f"hash-{view_id}",
-        "state": {"values": {}},
-        "private_metadata": "",
-        **view,
-    }
-
-
-def _parse_params(query: str, content_type: str, body: bytes) -> Params:
-    """Merges query string and body (form or JSON) into one dict, decoding JSON-string fields."""
-    params: Params = dict(parse_qsl(query, keep_blank_values=True))
-    if content_type.startswith("application/json"):
-        if body:
-            params.update(json.loads(body))
-    elif body:
-        params.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
-    for key in JSON_STRING_KEYS:
-        value = params.get(key)
-        if isinstance(value, str):
-            try:
-                params[key] = json.loads(value)
-            except ValueError:
-                continue
-    return params
-
-
-def _raw_entry(target: str, body: bytes, decoded: Any) -> str:
-    raw = f"{target}\n{body.decode('utf-8', errors='replace')}"
-    return "\n".join([raw, *_strings_in(decoded)])
-
-
-def _strings_in(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings_in(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings_in(item)
 
 
 class _Server(ThreadingHTTPServer):
@@ -385,8 +469,8 @@ class _Handler(BaseHTTPRequestHandler):
             )
             self._reply(200, json.dumps(answer).encode(), "application/json; charset=utf-8")
         elif path.startswith("/response/"):
-            fake.handle_response_post(target=self.path, body=body)
-            self._reply(200, b"ok", "text/plain; charset=utf-8")
+            status, text = fake.handle_response_post(target=self.path, body=body)
+            self._reply(status, text.encode(), "text/plain; charset=utf-8")
         else:
             self._reply(404, b"not found", "text/plain; charset=utf-8")
 

@@ -73,8 +73,9 @@ def checkboxes_value(values: list[str]) -> dict[str, Any]:
 # -- payload builders ------------------------------------------------------------------------
 
 
-def _user(user_id: str) -> dict[str, Any]:
-    return {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": TEAM_ID}
+def _user(user_id: str, name: str | None = None) -> dict[str, Any]:
+    username = name or user_id.lower()
+    return {"id": user_id, "username": username, "name": username, "team_id": TEAM_ID}
 
 
 def _payload_form(payload: dict[str, Any]) -> Body:
@@ -91,13 +92,14 @@ def slash_command_body(
     response_url: str = UNREACHABLE_RESPONSE_URL,
     team_id: str = TEAM_ID,
     user_name: str | None = None,
+    channel_name: str = "requests",
 ) -> Body:
     fields = {
         "token": VERIFICATION_TOKEN,
         "team_id": team_id,
         "team_domain": "fake",
         "channel_id": channel_id,
-        "channel_name": "requests",
+        "channel_name": channel_name,
         "user_id": user_id,
         "user_name": user_name or user_id.lower(),
         "command": command,
@@ -117,40 +119,85 @@ def view_submission_body(
     callback_id: str = "create_sub_account",
     private_metadata: str = "",
     view_id: str = "V1",
+    opened: dict[str, Any] | None = None,
+    trigger_id: str | None = None,
+    user_name: str | None = None,
 ) -> Body:
-    """`values` is `{block_id: {action_id: element_state}}`, as in `view.state.values`."""
-    view = {
-        "id": view_id,
-        "team_id": TEAM_ID,
-        "type": "modal",
-        "blocks": [],
-        "private_metadata": private_metadata,
-        "callback_id": callback_id,
-        "state": {"values": values},
-        "hash": f"hash-{view_id}",
-        "title": {"type": "plain_text", "text": "Zoom sub account"},
-        "clear_on_close": False,
-        "notify_on_close": False,
-        "previous_view_id": None,
-        "root_view_id": view_id,
-        "app_id": APP_ID,
-        "external_id": "",
-        "app_installed_team_id": TEAM_ID,
-        "bot_id": BOT_ID,
-    }
+    """`values` is `{block_id: {action_id: element_state}}`, as in `view.state.values`.
+
+    `opened` is a view the emulator tracks (SlackEmulator.open_view): the payload then carries
+    that view as the bot sent it, with its id, hash and stack ids."""
+    if opened is None:
+        opened = {
+            "id": view_id,
+            "view": {
+                "type": "modal",
+                "blocks": [],
+                "private_metadata": private_metadata,
+                "callback_id": callback_id,
+                "title": {"type": "plain_text", "text": "Zoom sub account"},
+            },
+        }
     payload = {
         "type": "view_submission",
         "team": {"id": TEAM_ID, "domain": "fake"},
-        "user": _user(user_id),
+        "user": _user(user_id, user_name),
         "api_app_id": APP_ID,
         "token": VERIFICATION_TOKEN,
-        "trigger_id": _unique("trig-"),
-        "view": view,
+        "trigger_id": trigger_id or _unique("trig-"),
+        "view": _view_payload(opened, values),
         "response_urls": [],
         "is_enterprise_install": False,
         "enterprise": None,
     }
     return _payload_form(payload)
+
+
+def view_closed_body(
+    *,
+    user_id: str,
+    opened: dict[str, Any],
+    is_cleared: bool = False,
+    user_name: str | None = None,
+) -> Body:
+    """Sent when a person closes a view whose `notify_on_close` is true."""
+    payload = {
+        "type": "view_closed",
+        "team": {"id": TEAM_ID, "domain": "fake"},
+        "user": _user(user_id, user_name),
+        "api_app_id": APP_ID,
+        "token": VERIFICATION_TOKEN,
+        "view": _view_payload(opened, {}),
+        "is_cleared": is_cleared,
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+    return _payload_form(payload)
+
+
+def _view_payload(opened: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """A view as Slack puts it in a payload: what the bot sent, plus Slack's fields."""
+    view_id = str(opened["id"])
+    return {
+        "id": view_id,
+        "team_id": TEAM_ID,
+        "type": "modal",
+        "blocks": [],
+        "private_metadata": "",
+        "callback_id": "",
+        "hash": f"hash-{view_id}",
+        "clear_on_close": False,
+        "notify_on_close": False,
+        "previous_view_id": opened.get("previous_view_id"),
+        "root_view_id": opened.get("root_view_id") or view_id,
+        "app_id": APP_ID,
+        "external_id": "",
+        "app_installed_team_id": TEAM_ID,
+        "bot_id": BOT_ID,
+        **opened["view"],
+        **({"hash": opened["hash"]} if opened.get("hash") else {}),
+        "state": {"values": values},
+    }
 
 
 def block_actions_body(
@@ -163,20 +210,26 @@ def block_actions_body(
     response_url: str = UNREACHABLE_RESPONSE_URL,
     block_id: str = "decision",
     message: dict[str, Any] | None = None,
+    element: dict[str, Any] | None = None,
+    trigger_id: str | None = None,
+    user_name: str | None = None,
+    channel_name: str = "approvals",
 ) -> Body:
-    """A button click on a message; `message` defaults to a bare bot message at `message_ts`."""
+    """A button click on a message; `message` defaults to a bare bot message at `message_ts`,
+    `element` (the button as on the message: text, style...) to a plain button."""
     action = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": action_id, "emoji": True},
+        **(element or {}),
         "action_id": action_id,
         "block_id": block_id,
-        "text": {"type": "plain_text", "text": action_id, "emoji": True},
         "value": value,
-        "type": "button",
         "action_ts": f"{time.time():.6f}",
     }
     shown = {"type": "message", "user": "UBOT", "bot_id": BOT_ID, "text": "", "blocks": []}
     payload: dict[str, Any] = {
         "type": "block_actions",
-        "user": _user(user_id),
+        "user": _user(user_id, user_name),
         "api_app_id": APP_ID,
         "token": VERIFICATION_TOKEN,
         "container": {
@@ -185,11 +238,11 @@ def block_actions_body(
             "channel_id": channel_id,
             "is_ephemeral": False,
         },
-        "trigger_id": _unique("trig-"),
+        "trigger_id": trigger_id or _unique("trig-"),
         "team": {"id": TEAM_ID, "domain": "fake"},
         "enterprise": None,
         "is_enterprise_install": False,
-        "channel": {"id": channel_id, "name": "approvals"},
+        "channel": {"id": channel_id, "name": channel_name},
         "message": {**shown, **(message or {}), "ts": message_ts},
         "state": {"values": {}},
         "response_url": response_url,
@@ -206,6 +259,8 @@ def reaction_added_body(
     message_ts: str,
     item_user: str = "UBOT",
     event_id: str | None = None,
+    event_ts: str | None = None,
+    bot_user_id: str = "UBOT",
 ) -> Body:
     event_time = int(time.time())
     event = {
@@ -214,7 +269,7 @@ def reaction_added_body(
         "reaction": reaction,
         "item_user": item_user,
         "item": {"type": "message", "channel": channel_id, "ts": message_ts},
-        "event_ts": f"{event_time}.000100",
+        "event_ts": event_ts or f"{event_time}.000100",
     }
     envelope = {
         "token": VERIFICATION_TOKEN,
@@ -228,7 +283,7 @@ def reaction_added_body(
             {
                 "enterprise_id": None,
                 "team_id": TEAM_ID,
-                "user_id": "UBOT",
+                "user_id": bot_user_id,
                 "is_bot": True,
                 "is_enterprise_install": False,
             }
