@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.durations import parse_duration
 from bot.errors import ConfigurationError
 
 _ALLOWLIST_ENTRY = re.compile(r"^(?:[UWS][A-Z0-9]+|[^@\s,]+@[^@\s,]+\.[^@\s,]+)$")
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]+$")
 _REACTION_NAME = re.compile(r"^[a-z0-9_+\-']+$")
+
+
+DEFAULT_APPROVAL_TTL = timedelta(hours=24)
+DEFAULT_REMIND_AFTER = timedelta(hours=4)
 
 
 def normalize_database_url(url: str) -> str:
@@ -35,6 +41,13 @@ class DatabaseSettings(BaseSettings):
     @classmethod
     def _normalize(cls, value: str) -> str:
         return normalize_database_url(value.strip())
+
+
+def _check_entries(entries: list[str]) -> list[str]:
+    bad = [entry for entry in entries if not _ALLOWLIST_ENTRY.match(entry)]
+    if bad:
+        raise ValueError(f"not a Slack user ID (U…/W…), user-group ID (S…) or email: {bad}")
+    return entries
 
 
 def _split_list(value: Any) -> Any:
@@ -72,31 +85,78 @@ class Settings(DatabaseSettings):
     reject_reaction: str = "x"
     slash_command: str = "/zoom-subaccount"
     require_reason: bool = True
-    approval_ttl_hours: float = Field(default=24.0, gt=0)
+    # APPROVAL_TTL_HOURS is the older, hours-only name of APPROVAL_TTL; declared first so the
+    # APPROVAL_TTL check can fall back to it.
+    approval_ttl_hours: float | None = Field(default=None, gt=0)
+    approval_ttl: timedelta = Field(default=DEFAULT_APPROVAL_TTL, validate_default=True)
+    remind_after: timedelta | None = DEFAULT_REMIND_AFTER
+    escalation_approvers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Declared after ESCALATION_APPROVERS, whose presence its check needs.
+    escalate_after: timedelta | None = None
+    ops_channel: str | None = None
 
     password_encryption_key: SecretStr | None = None
     password_key_file: str | None = None
     auto_migrate: bool = True
     directory_cache_seconds: float = Field(default=300.0, ge=0)
+    # All interfaces by default, as a web service must; the sandbox keeps its bot on 127.0.0.1.
+    host: str = "0.0.0.0"  # noqa: S104
     port: int = Field(default=3000, ge=1, le=65535)
     log_level: str = "INFO"
 
-    @field_validator("requester_allowlist", "approver_allowlist", mode="before")
+    @field_validator(
+        "requester_allowlist", "approver_allowlist", "escalation_approvers", mode="before"
+    )
     @classmethod
     def _parse_allowlist(cls, value: Any) -> Any:
         return _split_list(value)
+
+    @field_validator("escalation_approvers")
+    @classmethod
+    def _check_escalation_list(cls, entries: list[str]) -> list[str]:
+        # Optional, unlike the other two lists, but its entries follow the same rule.
+        return _check_entries(entries)
+
+    @field_validator("approval_ttl", mode="before")
+    @classmethod
+    def _parse_ttl(cls, value: Any, info: ValidationInfo) -> Any:
+        hours = info.data.get("approval_ttl_hours")
+        # The default itself arrives here too (validate_default): it yields to the older name.
+        if value is None or value in ("", DEFAULT_APPROVAL_TTL):
+            return timedelta(hours=hours) if hours is not None else DEFAULT_APPROVAL_TTL
+        if hours is not None:
+            raise ValueError("set APPROVAL_TTL or its older name APPROVAL_TTL_HOURS, not both")
+        return parse_duration(value, allow_off=False) if isinstance(value, str) else value
+
+    @field_validator("remind_after", "escalate_after", mode="before")
+    @classmethod
+    def _parse_optional_duration(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_duration(value, allow_off=True) if value.strip() else None
+        return value
+
+    @field_validator("remind_after", "escalate_after")
+    @classmethod
+    def _check_positive(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value <= timedelta():
+            raise ValueError("must be longer than zero (use off to disable)")
+        return value
+
+    @field_validator("escalate_after")
+    @classmethod
+    def _check_escalation(cls, value: timedelta | None, info: ValidationInfo) -> timedelta | None:
+        if value is not None and info.data.get("escalation_approvers") == []:
+            raise ValueError("needs ESCALATION_APPROVERS (who to escalate to)")
+        return value
 
     @field_validator("requester_allowlist", "approver_allowlist")
     @classmethod
     def _check_allowlist(cls, entries: list[str]) -> list[str]:
         if not entries:
             raise ValueError("must name at least one Slack user ID, user-group ID or email")
-        bad = [entry for entry in entries if not _ALLOWLIST_ENTRY.match(entry)]
-        if bad:
-            raise ValueError(f"not a Slack user ID (U…/W…), user-group ID (S…) or email: {bad}")
-        return entries
+        return _check_entries(entries)
 
-    @field_validator("approval_channel")
+    @field_validator("approval_channel", "ops_channel")
     @classmethod
     def _check_channel(cls, value: str | None) -> str | None:
         if value in (None, ""):

@@ -10,21 +10,23 @@ import enum
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import workflow
+from bot import history, ops_alerts, request_again, workflow
 from bot.background import BackgroundTasks
 from bot.db.models import RequestStatus, SubaccountRequest
 from bot.passwords import PasswordVault
-from bot.policy import AccessPolicy
+from bot.pending_notices import send_expired_dm
+from bot.policy import AccessPolicy, Verdict
 from bot.provisioning import ZoomAccounts, provision
 from bot.redaction import redact
 from bot.slack import messages
 from bot.slack.modal import request_modal
 from bot.slack.notifier import Notifier
+from bot.slack.request_list import request_list_text
 from bot.validation import InvalidRequestError, RequestInput, ValidRequest, validate_request
 from bot.workflow import Decision, DecisionOutcome
 
@@ -46,6 +48,7 @@ class FlowSettings:
     reject_reaction: str
     slash_command: str
     settle_seconds: float = 0.0
+    ops_channel: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ class Flows:
         vault: PasswordVault,
         tasks: BackgroundTasks,
         bot_user_id: str | None,
+        escalation: AccessPolicy | None = None,
     ) -> None:
         self.settings = settings
         self._sessions = sessions
@@ -79,6 +83,8 @@ class Flows:
         self._vault = vault
         self._tasks = tasks
         self._bot_user_id = bot_user_id
+        # ESCALATION_APPROVERS as approvers: they may decide a request once it is escalated.
+        self._escalation = escalation
         # Set by the runtime to the provisioning worker's wake(): a job is due now.
         self.on_job_due: Callable[[], None] = lambda: None
 
@@ -122,6 +128,33 @@ class Flows:
             if row is None or not visible:
                 return f"There is no request #{request_id} that you can see."
             return messages.status_text(row, workflow.approvers_of(session, request_id))
+
+    def list_requests(self, *, user_id: str, team_domain: str) -> str:
+        """`/zoom-subaccount list`: the caller's own recent requests, for their eyes only."""
+        try:
+            with self._sessions() as session:
+                rows = history.recent_requests(session, requester_id=user_id)
+        except SQLAlchemyError as exc:
+            logger.warning("request list lookup failed (%s)", type(exc).__name__)
+            return messages.unavailable_text()
+        return request_list_text(
+            rows,
+            now=datetime.now(UTC),
+            team_domain=team_domain,
+            command=self.settings.slash_command,
+        )
+
+    def reopen_form(self, *, user_id: str, request_id: int, trigger_id: str) -> None:
+        """Reopen the form filled in: the "Request again" button on an expired request's DM."""
+        request_again.reopen_form(
+            sessions=self._sessions,
+            policy=self._policy,
+            notifier=self._notifier,
+            require_reason=self.settings.require_reason,
+            user_id=user_id,
+            request_id=request_id,
+            trigger_id=trigger_id,
+        )
 
     # -- the modal --------------------------------------------------------------------------
 
@@ -308,10 +341,7 @@ class Flows:
         self._render_decision(decision, user_id=user_id, channel_id=channel_id)
 
     def _decision(self, row: SubaccountRequest, *, user_id: str, choice: Choice) -> Decision:
-        if choice == Choice.APPROVE:
-            verdict = self._policy.may_approve(user_id, requester_id=row.requester_id)
-        else:
-            verdict = self._policy.may_reject(user_id, requester_id=row.requester_id)
+        verdict = self._may_decide(row, user_id=user_id, choice=choice)
         if not verdict.allowed:
             return workflow.refuse(
                 self._sessions,
@@ -346,6 +376,18 @@ class Flows:
             )
         return decision
 
+    def _may_decide(self, row: SubaccountRequest, *, user_id: str, choice: Choice) -> Verdict:
+        policies = [self._policy]
+        if row.escalated_at is not None and self._escalation is not None:
+            policies.append(self._escalation)
+        verdict = Verdict(allowed=False)
+        for policy in policies:
+            decide = policy.may_approve if choice == Choice.APPROVE else policy.may_reject
+            verdict = decide(user_id, requester_id=row.requester_id)
+            if verdict.allowed:
+                break
+        return verdict
+
     def _render_decision(self, decision: Decision, *, user_id: str, channel_id: str) -> None:
         row, outcome = decision.request, decision.outcome
         private = _PRIVATE_ANSWERS.get(outcome)
@@ -372,8 +414,9 @@ class Flows:
                 user_id=user_id,
                 text=f"Request #{row.id} expired before it was decided.",
             )
-        else:
-            self._notifier.reply_in_thread(row, _THREAD_DECISIONS[outcome].format(user=user_id))
+            send_expired_dm(self._notifier, row)
+            return
+        self._notifier.reply_in_thread(row, _THREAD_DECISIONS[outcome].format(user=user_id))
         self._notifier.dm(user_id=row.requester_id, text=messages.decision_dm(row))
 
     # -- Zoom ---------------------------------------------------------------------------------
@@ -404,6 +447,12 @@ class Flows:
                 user_id=row.requester_id, text=messages.password_dm(row, result.generated_password)
             )
         self._record(request_id, "notified", detail={"status": row.status})
+        if self.settings.ops_channel and ops_alerts.needs_alert(row):
+            self._alert_ops(row, text, channel_id=self.settings.ops_channel)
+
+    def _alert_ops(self, row: SubaccountRequest, text: str, *, channel_id: str) -> None:
+        posted = self._notifier.post(channel_id=channel_id, text=ops_alerts.alert_text(row, text))
+        self._record(row.id, "ops_alerted", detail={"channel": channel_id, "posted": posted})
 
     def _record(
         self,

@@ -46,6 +46,7 @@ class ProvisioningWorker:
         lease_seconds: float = 60.0,
         poll_seconds: float = 2.0,
         max_parallel: int = 4,
+        sweep: Callable[[], None] | None = None,
     ) -> None:
         self.instance_id = instance_id
         self._sessions = sessions
@@ -59,6 +60,9 @@ class ProvisioningWorker:
         self._lock = threading.Lock()
         self._in_flight: set[int] = set()
         self._threads: list[threading.Thread] = []
+        # Pending-request upkeep (reminders, escalation, expiry) rides on this loop: it is
+        # already durable, polled on every instance, and stopped with the bot.
+        self._sweep = sweep
 
     def start(self) -> None:
         for target, name in ((self._loop, "provision-poll"), (self._heartbeat, "provision-lease")):
@@ -95,8 +99,20 @@ class ProvisioningWorker:
                 claimed = []
             for request_id in claimed:
                 self._pool.submit(self._run, request_id)
+            self._run_sweep()
             if not claimed:
                 self._wake.wait(self._poll_seconds)
+
+    def _run_sweep(self) -> None:
+        if self._sweep is None:
+            return
+        try:
+            self._sweep()
+        except SQLAlchemyError as exc:
+            logger.warning("pending-request sweep failed (%s); retrying", type(exc).__name__)
+        except Exception:
+            # Provisioning must not stop because the upkeep of pending requests broke.
+            logger.exception("pending-request sweep failed")
 
     def claim_due(self) -> list[int]:
         with self._lock:

@@ -6,7 +6,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -23,9 +22,12 @@ from bot.db.session import make_engine, make_session_factory
 from bot.flows import Flows, FlowSettings
 from bot.jobs import ProvisioningWorker, new_instance_id
 from bot.passwords import PasswordVault, load_or_create_key
-from bot.policy import AccessPolicy, Allowlist
+from bot.pending_notices import PendingNotices
+from bot.policy import AccessPolicy, Allowlist, Directory
+from bot.policy_audit import audit_access_lists
 from bot.ratelimit import SharedRateLimiter
 from bot.redaction import install_log_redaction, register_secret
+from bot.reminders import Clock, PendingSchedule, PendingSweeper, utc_now
 from bot.slack.app import create_app
 from bot.slack.blocks import ApprovalSettings
 from bot.slack.directory import SlackDirectory
@@ -50,6 +52,7 @@ class Runtime:
     zoom: ZoomClient
     zoom_token_client: httpx.Client
     worker: ProvisioningWorker
+    sweeper: PendingSweeper | None = None
 
     def close(self, *, wait: bool = True) -> None:
         self.worker.stop()
@@ -71,7 +74,9 @@ def protect_secrets(settings: Settings) -> None:
         register_secret(secret.get_secret_value() if secret is not None else None)
 
 
-def build_runtime(settings: Settings) -> Runtime:
+def build_runtime(settings: Settings, *, clock: Clock = utc_now) -> Runtime:
+    """`clock` drives the reminders, escalations and expiries of pending requests (tests move
+    it instead of sleeping)."""
     protect_secrets(settings)
     engine = make_engine(settings.database_url)
     if settings.auto_migrate:
@@ -81,21 +86,25 @@ def build_runtime(settings: Settings) -> Runtime:
     )
     bot_user_id = str(slack.auth_test().get("user_id") or "") or None
     sessions = make_session_factory(engine)
+    audit_access_lists(sessions, settings)
     # Zoom's limit is per account: every request of every instance, retries included, waits
     # for its slot right before it is sent.
     limiter = SharedRateLimiter(sessions, rate_per_second=settings.zoom_rate_limit_per_second)
     zoom_token_client = httpx.Client(timeout=zoom_timeout(settings))
     zoom = build_zoom_client(settings, zoom_token_client, before_request=limiter.acquire)
     tasks = BackgroundTasks()
+    directory = SlackDirectory(slack, cache_seconds=settings.directory_cache_seconds)
+    notifier = Notifier(slack, approval=approval_settings(settings))
     flows = Flows(
         settings=flow_settings(settings),
         sessions=sessions,
-        policy=build_policy(settings, slack),
-        notifier=Notifier(slack, approval=approval_settings(settings)),
+        policy=build_policy(settings, directory),
+        notifier=notifier,
         zoom=zoom,
         vault=PasswordVault(encryption_key(settings)),
         tasks=tasks,
         bot_user_id=bot_user_id,
+        escalation=build_escalation_policy(settings, directory),
     )
     secret = settings.slack_signing_secret
     bolt = create_app(
@@ -104,13 +113,33 @@ def build_runtime(settings: Settings) -> Runtime:
         flows=flows,
         tasks=tasks,
     )
-    worker = start_worker(settings, flows, sessions)
+    notices = PendingNotices(
+        sessions=sessions,
+        notifier=notifier,
+        schedule=pending_schedule(settings),
+        approvers=settings.approver_allowlist,
+        escalation_approvers=settings.escalation_approvers,
+        directory=directory,
+    )
+    sweeper = PendingSweeper(
+        sessions=sessions,
+        schedule=pending_schedule(settings),
+        on_step=lambda taken: tasks.submit(notices.handle, taken),
+        clock=clock,
+    )
+    worker = start_worker(settings, flows, sessions, sweep=sweeper.run_if_due)
     wsgi = make_wsgi_app(bolt, engine)
-    return Runtime(settings, engine, tasks, flows, bolt, wsgi, zoom, zoom_token_client, worker)
+    return Runtime(
+        settings, engine, tasks, flows, bolt, wsgi, zoom, zoom_token_client, worker, sweeper
+    )
 
 
 def start_worker(
-    settings: Settings, flows: Flows, sessions: sessionmaker[Session]
+    settings: Settings,
+    flows: Flows,
+    sessions: sessionmaker[Session],
+    *,
+    sweep: Callable[[], None] | None = None,
 ) -> ProvisioningWorker:
     worker = ProvisioningWorker(
         sessions=sessions,
@@ -119,6 +148,7 @@ def start_worker(
         lease_seconds=settings.provision_lease_seconds,
         poll_seconds=settings.provision_poll_seconds,
         max_parallel=settings.provision_parallel,
+        sweep=sweep,
     )
     flows.on_job_due = worker.wake
     worker.start()
@@ -150,11 +180,30 @@ def build_zoom_client(
     )
 
 
-def build_policy(settings: Settings, slack: WebClient) -> AccessPolicy:
+def build_policy(settings: Settings, directory: Directory) -> AccessPolicy:
     return AccessPolicy(
         requesters=Allowlist.parse(settings.requester_allowlist),
         approvers=Allowlist.parse(settings.approver_allowlist),
-        directory=SlackDirectory(slack, cache_seconds=settings.directory_cache_seconds),
+        directory=directory,
+    )
+
+
+def build_escalation_policy(settings: Settings, directory: Directory) -> AccessPolicy | None:
+    """ESCALATION_APPROVERS as approvers (they request nothing): used for escalated requests."""
+    if not settings.escalation_approvers:
+        return None
+    return AccessPolicy(
+        requesters=Allowlist.parse([]),
+        approvers=Allowlist.parse(settings.escalation_approvers),
+        directory=directory,
+    )
+
+
+def pending_schedule(settings: Settings) -> PendingSchedule:
+    return PendingSchedule(
+        approval_ttl=settings.approval_ttl,
+        remind_after=settings.remind_after,
+        escalate_after=settings.escalate_after,
     )
 
 
@@ -162,13 +211,14 @@ def flow_settings(settings: Settings) -> FlowSettings:
     return FlowSettings(
         approval_channel=settings.approval_channel,
         required_approvals=settings.required_approvals,
-        approval_ttl=timedelta(hours=settings.approval_ttl_hours),
+        approval_ttl=settings.approval_ttl,
         require_reason=settings.require_reason,
         approve_reaction=settings.approve_reaction,
         reject_reaction=settings.reject_reaction,
         slash_command=settings.slash_command,
         # A create sent by an instance that died may still be running at Zoom for this long.
         settle_seconds=settings.zoom_timeout_seconds,
+        ops_channel=settings.ops_channel,
     )
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -202,7 +203,14 @@ def settings_for(
 
 
 @contextmanager
-def running_bot(database_url: str, tmp_path: Path, **overrides: Any) -> Iterator[BotHarness]:
+def running_bot(
+    database_url: str,
+    tmp_path: Path,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    **overrides: Any,
+) -> Iterator[BotHarness]:
+    """`clock` (optional) is the time the pending-request sweep sees; tests move it."""
     with (
         SlackEmulator(bot_token=BOT_TOKEN) as slack,
         ZoomSimulator(client_secret=ZOOM_CLIENT_SECRET) as zoom,
@@ -210,7 +218,7 @@ def running_bot(database_url: str, tmp_path: Path, **overrides: Any) -> Iterator
         for user in (REQUESTER, APPROVER, SECOND_APPROVER, OUTSIDER):
             slack.add_user(user, email=f"{user.lower()}@example.com")
         settings = load_settings(settings_for(slack, zoom, database_url, tmp_path, **overrides))
-        runtime = build_runtime(settings)
+        runtime = build_runtime(settings) if clock is None else build_runtime(settings, clock=clock)
         server = make_http_server(runtime.wsgi, host="127.0.0.1", port=0)
         # A short poll interval keeps shutdown(), and so each test's teardown, fast.
         thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)

@@ -1,4 +1,5 @@
-"""The audit tables of CONTRACT.md: one row per request, one row per step, one per approval."""
+"""The audit tables of CONTRACT.md: one row per request, one row per step, one per approval,
+and one per recorded change of an access list."""
 
 from __future__ import annotations
 
@@ -110,6 +111,10 @@ class SubaccountRequest(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     claim_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     zoom_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When a pending request's reminder and escalation were sent; each is set by one conditional
+    # UPDATE (`IS NULL` → now), so every step happens once across instances and restarts.
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ZoomRateSlot(Base):
@@ -149,3 +154,21 @@ class RequestApproval(Base):
     )
     approver_id: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ConfigEvent(Base):
+    """One row per recorded state of an access list (REQUESTER_ALLOWLIST, …): the newest row of
+    a setting is the set last recorded. Several instances starting at once all try to record
+    the same change; the unique (setting, version) key lets exactly one of them succeed."""
+
+    __tablename__ = "config_events"
+    __table_args__ = (UniqueConstraint("setting", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    setting: Mapped[str] = mapped_column(String(48))
+    version: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(48))  # list_recorded (first) or list_changed
+    entries: Mapped[list[str]] = mapped_column(JSON)  # the whole list as configured, sorted
+    added: Mapped[list[str]] = mapped_column(JSON)
+    removed: Mapped[list[str]] = mapped_column(JSON)

@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 
 from bot.background import BackgroundTasks, reference_id
 from bot.flows import Flows
-from bot.slack.listeners import actions, commands, events, views
+from bot.slack.listeners import actions, commands, events, request_again, views
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ def create_app(
     views.register(app, flows=flows)
     actions.register(app, flows=flows, tasks=tasks)
     events.register(app, flows=flows, tasks=tasks)
+    request_again.register(app, flows=flows, tasks=tasks)
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:

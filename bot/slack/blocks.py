@@ -188,3 +188,31 @@ def _decision_buttons(request_id: int) -> ActionsBlock:
             ),
         ],
     )
+
+
+def request_again_message(row: SubaccountRequest, text: str) -> Rendered:
+    """`text` with a button that reopens the form filled with this request's values."""
+    blocks: list[Block] = [
+        SectionBlock(text=text),
+        ActionsBlock(
+            block_id="request_again",
+            elements=[
+                ButtonElement(
+                    text="Request again",
+                    action_id=ids.REQUEST_AGAIN_ACTION,
+                    value=str(row.id),
+                    style="primary",
+                )
+            ],
+        ),
+    ]
+    return Rendered(text=text, blocks=[block.to_dict() for block in blocks])
+
+
+def mention_entry(entry: str) -> str:
+    """An allowlist entry as Slack shows it: a user or user-group mention, or the email."""
+    if "@" in entry:
+        return escape(entry)
+    if entry.startswith("S"):
+        return f"<!subteam^{entry}>"
+    return f"<@{entry}>"

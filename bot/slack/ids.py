@@ -16,3 +16,6 @@ MEETING_CONNECTORS = "meeting_connector_list"
 ROOM_CONNECTORS = "room_connector_list"
 OPTIONS = "options"
 REASON = "reason"
+
+# On the DM that tells a requester their request expired: reopen the form, filled in.
+REQUEST_AGAIN_ACTION = "request_again"

@@ -13,6 +13,7 @@ def help_text(command: str) -> str:
         "approval channel; you get a message when it is approved, rejected and created.\n"
         f"• `{command}` — open the request form\n"
         f"• `{command} status ID` — where request ID stands\n"
+        f"• `{command} list` — your recent requests\n"
         f"• `{command} help` — this message"
     )
 

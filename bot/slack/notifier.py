@@ -84,18 +84,24 @@ class Notifier:
             reply_broadcast=broadcast or None,
         )
 
-    def post(self, *, channel_id: str, text: str) -> bool:
+    def post(
+        self, *, channel_id: str, text: str, blocks: list[dict[str, Any]] | None = None
+    ) -> bool:
         return self._call(
-            "chat.postMessage", self._client.chat_postMessage, channel=channel_id, text=text
+            "chat.postMessage",
+            self._client.chat_postMessage,
+            channel=channel_id,
+            text=text,
+            blocks=blocks,
         )
 
-    def dm(self, *, user_id: str, text: str) -> bool:
+    def dm(self, *, user_id: str, text: str, blocks: list[dict[str, Any]] | None = None) -> bool:
         response = self._call_for(
             "conversations.open", self._client.conversations_open, users=user_id
         )
         if response is None:
             return False
-        return self.post(channel_id=str(response["channel"]["id"]), text=text)
+        return self.post(channel_id=str(response["channel"]["id"]), text=text, blocks=blocks)
 
     def ephemeral(self, *, channel_id: str, user_id: str, text: str) -> bool:
         return self._call(

@@ -1,4 +1,4 @@
-"""The slash command: open the form, `help`, `status ID`."""
+"""The slash command: open the form, `help`, `status ID`, `list`."""
 
 from __future__ import annotations
 
@@ -30,6 +30,9 @@ def register(app: App, *, flows: Flows, tasks: BackgroundTasks) -> None:
             )
         elif words[0] == "status" and len(words) == 2 and words[1].lstrip("#").isdigit():
             ack(text=flows.status(user_id=user_id, request_id=int(words[1].lstrip("#"))))
+        elif words == ["list"]:
+            team_domain = str(command.get("team_domain") or "")
+            ack(text=flows.list_requests(user_id=user_id, team_domain=team_domain))
         elif words[0] == "help":
             ack(text=messages.help_text(command_name))
         else:

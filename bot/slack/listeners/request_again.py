@@ -1,0 +1,32 @@
+"""The "Request again" button on the DM about an expired request."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.background import BackgroundTasks
+from bot.flows import Flows
+from bot.slack import ids
+
+logger = logging.getLogger(__name__)
+
+
+def register(app: App, *, flows: Flows, tasks: BackgroundTasks) -> None:
+    @app.action(ids.REQUEST_AGAIN_ACTION)
+    def on_request_again(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        value = str(action.get("value") or "")
+        trigger_id = str(body.get("trigger_id") or "")
+        if not value.isdigit() or not trigger_id:
+            logger.warning("ignored a request-again click without a request id or trigger")
+            return
+        # views.open off the request path, as for the slash command; the trigger lives 3 s.
+        tasks.submit(
+            flows.reopen_form,
+            user_id=str(body["user"]["id"]),
+            request_id=int(value),
+            trigger_id=trigger_id,
+        )
