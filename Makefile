@@ -1,9 +1,9 @@
-# Two commands for a fresh clone (Python 3.11+):  make run  and  make test
+# A fresh clone (Python 3.11+): make sandbox (try it in a browser), make test; make run serves Slack
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint migrations-check
+.PHONY: install sandbox run test lint migrations-check
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -12,6 +12,9 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 install: $(BIN)/.installed
+
+sandbox: install
+	$(BIN)/python app.py sandbox
 
 run: install
 	$(BIN)/python app.py

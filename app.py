@@ -1,6 +1,8 @@
 """zoombot entry point.
 
 python app.py            serve Slack over HTTP on $PORT (Socket Mode when SLACK_APP_TOKEN is set)
+python app.py sandbox    the whole flow on this machine: Slack emulator, Zoom simulator, a web page
+python app.py export     write the audit log (requests and their events) as CSV or JSON
 gunicorn 'app:wsgi()'    the same HTTP app under a production server (see Procfile)
 """
 
@@ -72,13 +74,17 @@ def main() -> None:
         logger.info("zoombot connecting to Slack over Socket Mode")
         SocketModeHandler(runtime.bolt, settings.slack_app_token.get_secret_value()).start()
         return
-    server = make_http_server(runtime.wsgi, host="0.0.0.0", port=settings.port)  # noqa: S104
+    server = make_http_server(runtime.wsgi, host=settings.host, port=settings.port)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
-    logger.info("zoombot listening on port %s (POST /slack/events, GET /healthz)", settings.port)
+    logger.info(
+        "zoombot listening on %s:%s (POST /slack/events, GET /healthz)",
+        settings.host,
+        settings.port,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -88,5 +94,21 @@ def main() -> None:
         runtime.close()
 
 
+def run_subcommand(argv: list[str]) -> int | None:
+    """`sandbox` and `export` are tools beside the bot; None means: serve the bot."""
+    if argv[:1] == ["sandbox"]:
+        from bot.sandbox.launcher import main as sandbox_main  # noqa: PLC0415
+
+        return sandbox_main(argv[1:])
+    if argv[:1] == ["export"]:
+        from bot.audit_export import main as export_main  # noqa: PLC0415
+
+        return export_main(argv[1:])
+    return None
+
+
 if __name__ == "__main__":
+    exit_status = run_subcommand(sys.argv[1:])
+    if exit_status is not None:
+        raise SystemExit(exit_status)
     main()
