@@ -1,0 +1,236 @@
+"""Bulk onboarding: `/zoom-subaccount bulk` opens a form taking a CSV; every row is checked as the
+request form checks one request, shown per row, and the valid rows become one bulk request that
+is approved (or rejected) once. Listeners call one method here, as with bot/flows.py."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from slack_sdk import WebClient
+from slack_sdk.models.views import View
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import bulk_tracking, bulk_workflow, workflow
+from bot.bulk_csv import BulkParse, CsvProblem, parse_bulk_csv
+from bot.db.models import BatchStatus, RequestBatch
+from bot.passwords import PasswordVault
+from bot.policy import AccessPolicy
+from bot.slack import bulk_ids, messages
+from bot.slack.bulk_blocks import submitted_dm
+from bot.slack.bulk_files import FileUnreadable, read_attached_csv
+from bot.slack.bulk_notifier import BatchNotifier
+from bot.slack.bulk_views import FormInput, bulk_form, notice, preview_view
+from bot.slack.notifier import Notifier
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BulkSettings:
+    approval_channel: str | None
+    required_approvals: int
+    approval_ttl: timedelta
+    require_reason: bool
+    ops_channel: str | None = None
+    progress_interval: timedelta = timedelta(seconds=2)
+
+
+@dataclass(frozen=True)
+class FormAnswer:
+    """How to ack a form or preview submission: field errors, or a view to push / update to."""
+
+    errors: dict[str, str] | None = None
+    push: View | None = None
+    update: View | None = None
+
+
+@dataclass(frozen=True)
+class BulkParts:
+    """What bulk onboarding shares with the rest of the bot."""
+
+    sessions: sessionmaker[Session]
+    policy: AccessPolicy
+    notifier: Notifier
+    batches: BatchNotifier
+    client: WebClient
+    vault: PasswordVault
+
+
+class BulkFlows:
+    def __init__(self, *, settings: BulkSettings, parts: BulkParts) -> None:
+        self.settings = settings
+        self._parts = parts
+        self._sessions = parts.sessions
+        self._policy = parts.policy
+        self._notifier = parts.notifier
+        self._batches = parts.batches
+        # Set by the runtime: the provisioning worker's wake() and the background pool's submit.
+        self.on_job_due: Callable[[], None] = lambda: None
+        self.run_later: Callable[[Callable[[int], None], int], object] = lambda task, arg: task(arg)
+
+    # -- the command and the form -------------------------------------------------------------
+
+    def open_form(
+        self, *, user_id: str, channel_id: str, trigger_id: str, response_url: str
+    ) -> None:
+        verdict = self._policy.may_request(user_id)
+        if not verdict.allowed:
+            self._record_denied(user_id, channel_id, "bulk_command", verdict.reason)
+            self._notifier.respond(response_url=response_url, text=messages.denied_request_text())
+            return
+        form = bulk_form(channel_id=channel_id, require_reason=self.settings.require_reason)
+        self._notifier.open_modal(trigger_id=trigger_id, view=form)
+
+    def _record_denied(self, user_id: str, channel_id: str | None, what: str, reason: str) -> None:
+        try:
+            with self._sessions.begin() as session:
+                workflow.record_denied(
+                    session,
+                    requester_id=user_id,
+                    channel_id=channel_id,
+                    attempted=what,
+                    reason=reason,
+                )
+        except SQLAlchemyError as exc:
+            logger.warning("denied %s but could not log it (%s)", user_id, type(exc).__name__)
+
+    def check(self, *, user_id: str, channel_id: str | None, form: FormInput) -> FormAnswer:
+        """The form's submission: per-row errors in a preview pushed over it; nothing stored but
+        an encrypted draft of the valid rows, which Submit turns into the request."""
+        verdict = self._policy.may_request(user_id)
+        if not verdict.allowed:
+            self._record_denied(user_id, channel_id, "bulk_form", verdict.reason)
+            return FormAnswer(
+                update=notice(title="Not allowed", text=messages.denied_request_text())
+            )
+        block, text, problem = self._csv_text(form)
+        if problem is not None:
+            return FormAnswer(errors={block: problem})
+        return self._checked(user_id, channel_id, block, text)
+
+    def _csv_text(self, form: FormInput) -> tuple[str, str, str | None]:
+        """(the block to show errors on, the CSV text, what is wrong with the input)."""
+        if form.file_ids and form.text.strip():
+            return bulk_ids.BULK_TEXT, "", "Attach a file or paste rows, not both."
+        if form.file_ids:
+            try:
+                return (
+                    bulk_ids.BULK_FILE,
+                    read_attached_csv(self._parts.client, form.file_ids[0]),
+                    None,
+                )
+            except FileUnreadable as unreadable:
+                return bulk_ids.BULK_FILE, "", str(unreadable)
+        if form.text.strip():
+            return bulk_ids.BULK_TEXT, form.text, None
+        return bulk_ids.BULK_TEXT, "", "Attach a CSV file, or paste the header and the rows here."
+
+    def _checked(self, user_id: str, channel_id: str | None, block: str, text: str) -> FormAnswer:
+        try:
+            parsed = parse_bulk_csv(text, require_reason=self.settings.require_reason)
+        except CsvProblem as problem:
+            return FormAnswer(errors={block: str(problem)[:_ERROR_LIMIT]})
+        if not parsed.valid:
+            return FormAnswer(errors={block: _no_valid_rows(parsed)})
+        try:
+            with self._sessions.begin() as session:
+                draft_id = bulk_workflow.save_draft(
+                    session,
+                    requester_id=user_id,
+                    channel_id=channel_id,
+                    rows=parsed.valid,
+                    vault=self._parts.vault,
+                )
+        except SQLAlchemyError as exc:
+            logger.warning("could not keep a bulk draft (%s)", type(exc).__name__)
+            return FormAnswer(
+                update=notice(title="Try again later", text=messages.unavailable_text())
+            )
+        return FormAnswer(push=preview_view(draft_id=draft_id, parsed=parsed))
+
+    def submit(self, *, user_id: str, draft_id: int | None) -> FormAnswer:
+        """The preview's Submit: the draft becomes one request row per account, once."""
+        verdict = self._policy.may_request(user_id)
+        if not verdict.allowed:
+            self._record_denied(user_id, None, "bulk_submission", verdict.reason)
+            return FormAnswer(
+                update=notice(title="Not allowed", text=messages.denied_request_text())
+            )
+        try:
+            batch = self._store(user_id, draft_id)
+        except SQLAlchemyError as exc:
+            logger.warning("could not store a bulk request (%s)", type(exc).__name__)
+            return FormAnswer(
+                update=notice(title="Try again later", text=messages.unavailable_text())
+            )
+        if batch is None:
+            return FormAnswer(update=notice(title="Start again", text=_DRAFT_GONE))
+        self.run_later(self.announce, batch.id)
+        text = (
+            f"Bulk request #{batch.id} ({batch.row_count} accounts) is saved and on its way to "
+            "the approvers. You will get a message at each step."
+        )
+        return FormAnswer(update=notice(title="Bulk request sent", text=text))
+
+    def _store(self, user_id: str, draft_id: int | None) -> RequestBatch | None:
+        if draft_id is None:
+            return None
+        try:
+            with self._sessions.begin() as session:
+                return bulk_workflow.submit_draft(
+                    session,
+                    draft_id=draft_id,
+                    requester_id=user_id,
+                    vault=self._parts.vault,
+                    required_approvals=self.settings.required_approvals,
+                )
+        except bulk_workflow.DraftGone:
+            return None
+
+    def discard(self, *, user_id: str, draft_id: int) -> None:
+        """The preview was closed (Back): its draft goes now rather than at DRAFT_TTL."""
+        with self._sessions.begin() as session:
+            bulk_workflow.discard_draft(session, draft_id=draft_id, requester_id=user_id)
+
+    def announce(self, batch_id: int) -> None:
+        """Post the batch for approval; with no approval required, its jobs start now."""
+        with self._sessions() as session:
+            batch = session.get_one(RequestBatch, batch_id)
+            summary = bulk_tracking.load_summary(session, batch_id)
+        channel_id = self.settings.approval_channel or batch.channel_id
+        ts = None
+        if channel_id:
+            ts = self._batches.post(channel_id=channel_id, batch=batch, summary=summary)
+        with self._sessions.begin() as session:
+            if channel_id and ts:
+                bulk_workflow.attach_message(
+                    session, batch_id=batch_id, channel_id=channel_id, ts=ts
+                )
+            else:
+                detail = {"channel": channel_id}
+                bulk_workflow.add_batch_event(
+                    session, batch_id=batch_id, kind="post_failed", detail=detail
+                )
+            if batch.status == BatchStatus.PROVISIONING:
+                bulk_workflow.release_jobs(session, batch_id=batch_id)
+        text = submitted_dm(batch, channel_id=channel_id, posted=bool(ts))
+        self._notifier.dm(user_id=batch.requester_id, text=text)
+        if batch.status == BatchStatus.PROVISIONING:
+            self.on_job_due()
+
+
+def _no_valid_rows(parsed: BulkParse) -> str:
+    shown = "; ".join(error.describe() for error in parsed.errors[:5])
+    more = len(parsed.errors) - 5
+    text = f"No row can be sent. {shown}" + (f"; and {more} more problems." if more > 0 else ".")
+    return text[:_ERROR_LIMIT]
+
+
+_ERROR_LIMIT = 1000
+_DRAFT_GONE = (
+    "This check has expired or was already submitted. Run the bulk command again to start over."
+)
