@@ -8,6 +8,7 @@ default (False), where the thread listener runner polls for the ack every 10 ms.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -31,7 +32,8 @@ def create_bare_app(*, token: str, signing_secret: str, slack_api_url: str, pbr:
     def on_command(ack: Ack) -> None:
         ack()
 
-    @app.view("create_sub_account")
+    # The bot's form and its confirmation step (the one the bench submits).
+    @app.view(re.compile(r"^(create|confirm)_sub_account$"))
     def on_submission(ack: Ack) -> None:
         ack()
 

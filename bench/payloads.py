@@ -1,12 +1,18 @@
 """The three requests the benchmark sends, built with the tests' Slack payload builders and signed
-exactly as Slack signs them; and the presigned request files wrk replays."""
+exactly as Slack signs them; and the presigned request files wrk replays.
+
+The modal submission measured is the one that stores a request: the confirmation step's Submit
+(bot/preview.py), its values sealed with the bots' PASSWORD_ENCRYPTION_KEY exactly as the bot
+seals them when it answers the form's submit.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from cryptography.fernet import Fernet
 
 from bench.identities import (
     APPROVE_REACTION,
@@ -16,13 +22,19 @@ from bench.identities import (
     REQUESTER,
     SIGNING_SECRET,
 )
+from bot.passwords import PasswordVault
+from bot.preview import Draft, seal_draft
 from bot.sandbox.slack_signing import (
     reaction_added_body,
     sign,
     slash_command_body,
     view_submission_body,
 )
-from tests.harness import modal_values
+from bot.slack.ids import PREVIEW_CALLBACK
+from bot.validation import RequestInput
+
+# The bots' PASSWORD_ENCRYPTION_KEY (run.py gives it to them): submissions are sealed with it.
+ENCRYPTION_KEY = Fernet.generate_key().decode()
 
 
 @dataclass(frozen=True)
@@ -55,15 +67,15 @@ def slash_command_with_trigger(trigger_id: str) -> Body:
 
 
 def submission(email: str) -> Body:
-    """A valid modal submission with the password left empty (the recommended way)."""
-    values = modal_values(
-        first_name="Bench", last_name="Load", email=email, password=None, reason="Benchmark"
-    )
+    """A valid request confirmed (its confirmation step's Submit), the password left empty (the
+    recommended way): the bot validates, inserts the request and acks with its id. Valid for
+    the confirmation step's 15 minutes."""
+    typed = RequestInput(first_name="Bench", last_name="Load", email=email, reason="Benchmark")
+    draft = Draft(user_id=REQUESTER, channel_id=ORIGIN_CHANNEL, raw=typed)
+    sealed = seal_draft(draft, PasswordVault(ENCRYPTION_KEY.encode()))
     return Body(
         *view_submission_body(
-            user_id=REQUESTER,
-            values=values,
-            private_metadata=json.dumps({"channel_id": ORIGIN_CHANNEL}),
+            user_id=REQUESTER, values={}, callback_id=PREVIEW_CALLBACK, private_metadata=sealed
         )
     )
 

@@ -20,9 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-from cryptography.fernet import Fernet
-
 from bench import identities as ids
+from bench import payloads
 from bench.audit import AuditReader, postgres_admin_url, throwaway_postgres
 from bench.fakes import FakesProcess
 from bench.loadgen import wrk_path
@@ -132,7 +131,7 @@ def start_targets(
     keys: tuple[str, ...] = TARGET_KEYS,
     variants: tuple[str, ...] = (),
 ) -> list[Target]:
-    key = Fernet.generate_key().decode()
+    key = payloads.ENCRYPTION_KEY  # the submissions' confirmation steps are sealed with it
     sqlite_url = f"sqlite:///{work_dir / 'zoombot.db'}"
     specs = [
         ("bot-sqlite", "bot, SQLite", BOT_APP, bot_env(fakes, database_url=sqlite_url,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import sys
 from collections.abc import Iterator
@@ -41,7 +42,10 @@ class ExportFailed(Exception):
     """The database could not be read; the message names no URL (it may hold a password)."""
 
 
-class _Parser(argparse.ArgumentParser):
+class RaisingParser(argparse.ArgumentParser):
+    """argparse whose errors raise UsageError instead of printing and exiting (the slash
+    command's parser shares it)."""
+
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
 
@@ -80,7 +84,7 @@ def _say(line: str) -> None:
 
 
 def parse_arguments(argv: list[str], *, now: datetime | None = None) -> ExportRequest:
-    parser = _Parser(prog=PROGRAM, description="Write the audit log as CSV or JSON.")
+    parser = RaisingParser(prog=PROGRAM, description="Write the audit log as CSV or JSON.")
     parser.add_argument("--since", required=True, help="YYYY-MM-DD or ISO datetime (UTC)")
     parser.add_argument("--until", help="exclusive; a bare date includes that whole day")
     parser.add_argument("--format", required=True, choices=("csv", "json"))
@@ -146,6 +150,13 @@ def write_export(export: AuditExport, request: ExportRequest) -> None:
         return
     with request.output.open("w", encoding="utf-8", newline="") as handle:
         _write(export, request.format, handle)
+
+
+def render(export: AuditExport, format_name: str) -> str:
+    """The whole file as text, for an upload (`/zoom-subaccount export`)."""
+    buffer = io.StringIO(newline="")
+    _write(export, format_name, buffer)
+    return buffer.getvalue()
 
 
 def _write(export: AuditExport, format_name: str, handle: IO[str]) -> None:

@@ -46,6 +46,8 @@ REQUEST_COLUMNS = (
     "zoom_attempts",
     "reminded_at",
     "escalated_at",
+    "batch_id",
+    "batch_row",
 )
 EVENT_COLUMNS = ("id", "at", "kind", "actor_id", "detail")
 CONFIG_COLUMNS = ("id", "at", "kind", "setting", "version", "entries", "added", "removed")

@@ -15,22 +15,28 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import history, ops_alerts, request_again, workflow
+from bot import history, ops_alerts, request_again, slack_export, workflow
 from bot.background import BackgroundTasks
 from bot.db.models import RequestStatus, SubaccountRequest
 from bot.passwords import PasswordVault
 from bot.pending_notices import send_expired_dm
 from bot.policy import AccessPolicy, Verdict
+from bot.preview import Preview, PreviewError, Previews, PreviewTooLargeError
 from bot.provisioning import ZoomAccounts, provision
 from bot.redaction import redact
 from bot.slack import messages
 from bot.slack.modal import request_modal
 from bot.slack.notifier import Notifier
+from bot.slack.preview_view import filled_form, start_again_text, start_again_view
 from bot.slack.request_list import request_list_text
 from bot.validation import InvalidRequestError, RequestInput, ValidRequest, validate_request
 from bot.workflow import Decision, DecisionOutcome
 
 logger = logging.getLogger(__name__)
+
+# How the person who decided is told what only they should see: an ephemeral in the channel
+# they clicked or reacted in, or the notice on their App Home.
+Tell = Callable[[str], object]
 
 
 class Choice(enum.StrEnum):
@@ -59,6 +65,8 @@ class Submission:
     refusal: str | None = None
     unavailable: bool = False  # the database could not be reached; nothing was stored
     request_id: int | None = None
+    preview: Preview | None = None  # the confirmation step to show; nothing was stored yet
+    start_again: bool = False  # the confirmation step could not be used; nothing was stored
 
 
 class Flows:
@@ -85,8 +93,20 @@ class Flows:
         self._bot_user_id = bot_user_id
         # ESCALATION_APPROVERS as approvers: they may decide a request once it is escalated.
         self._escalation = escalation
+        self._previews = Previews(
+            vault=vault,
+            policy=policy,
+            approval_channel=settings.approval_channel,
+            required_approvals=settings.required_approvals,
+        )
         # Set by the runtime to the provisioning worker's wake(): a job is due now.
         self.on_job_due: Callable[[], None] = lambda: None
+        # Set by the runtime to the Home tab's refresh: a request was decided or provisioned.
+        self.on_request_changed: Callable[[SubaccountRequest], None] = lambda _row: None
+        # Set by the runtime to bulk onboarding (bot/bulk_runtime.py): a reaction on a message
+        # that is no single request's (True when it was a batch's), and a batch row's outcome.
+        self.on_batch_reaction: Callable[..., bool] = lambda **_reaction: False
+        self.on_batch_row_done: Callable[[SubaccountRequest], None] = lambda _row: None
 
     # -- the slash command ------------------------------------------------------------------
 
@@ -144,6 +164,21 @@ class Flows:
             command=self.settings.slash_command,
         )
 
+    def export(self, *, user_id: str, arguments: list[str], response_url: str) -> str:
+        """`/zoom-subaccount export …`: an approver's audit export, uploaded to their DM."""
+        exports = slack_export.SlackExports(
+            sessions=self._sessions,
+            policy=self._policy,
+            notifier=self._notifier,
+            tasks=self._tasks,
+            command=self.settings.slash_command,
+        )
+        return exports.start(user_id=user_id, arguments=arguments, response_url=response_url)
+
+    def help_text(self, *, user_id: str) -> str:
+        command = self.settings.slash_command
+        return slack_export.help_text(command, approver=self._policy.is_approver(user_id))
+
     def reopen_form(self, *, user_id: str, request_id: int, trigger_id: str) -> None:
         """Reopen the form filled in: the "Request again" button on an expired request's DM."""
         request_again.reopen_form(
@@ -158,13 +193,87 @@ class Flows:
 
     # -- the modal --------------------------------------------------------------------------
 
-    def submit(self, *, user_id: str, channel_id: str | None, raw: RequestInput) -> Submission:
-        """Validate, authorize again (the allowlist may have changed), store, then announce."""
+    def preview(self, *, user_id: str, channel_id: str | None, raw: RequestInput) -> Submission:
+        """The form's submit: checked as submit() checks it but nothing is stored (a refusal is
+        still logged); a valid request is answered with its confirmation step (bot/preview.py)."""
         try:
             request = validate_request(raw, require_reason=self.settings.require_reason)
         except InvalidRequestError as invalid:
             return Submission(errors=invalid.errors)
         verdict = self._policy.may_request(user_id)
+        if not verdict.allowed:
+            return self._checked_store(
+                user_id=user_id, channel_id=channel_id, request=request, verdict=verdict
+            )
+        try:
+            shown = self._previews.build(
+                user_id=user_id, channel_id=channel_id, raw=raw, request=request
+            )
+        except PreviewTooLargeError as too_large:
+            return Submission(errors=too_large.errors)
+        return Submission(preview=shown)
+
+    def confirm(self, *, user_id: str, sealed: str) -> Submission:
+        """The confirmation step's Submit: the values it showed go through submit() unchanged."""
+        command = self.settings.slash_command
+        try:
+            draft = self._previews.open(user_id=user_id, sealed=sealed)
+        except PreviewError as stale:
+            logger.warning("a confirmation step was refused (%s)", type(stale).__name__)
+            return Submission(refusal=start_again_text(stale, command=command), start_again=True)
+        result = self.submit(
+            user_id=user_id, channel_id=draft.channel_id, raw=draft.raw, previewed_at=draft.made_at
+        )
+        if result.errors:
+            # The checks changed since the preview (a new release or setting): nothing stored.
+            problems = "; ".join(f"{name}: {text}" for name, text in sorted(result.errors.items()))
+            return Submission(refusal=start_again_text(problems, command=command), start_again=True)
+        return result
+
+    def back_to_form(self, *, user_id: str, sealed: str, view_id: str, view_hash: str) -> None:
+        """The confirmation step's Back: the form again, filled in but for the password."""
+        try:
+            draft = self._previews.open(user_id=user_id, sealed=sealed)
+        except PreviewError as stale:
+            view = start_again_view(stale, command=self.settings.slash_command)
+        else:
+            view = filled_form(draft, require_reason=self.settings.require_reason)
+        self._tasks.submit(
+            self._notifier.update_view, view_id=view_id, view_hash=view_hash or None, view=view
+        )
+
+    def submit(
+        self,
+        *,
+        user_id: str,
+        channel_id: str | None,
+        raw: RequestInput,
+        previewed_at: datetime | None = None,
+    ) -> Submission:
+        """Validate, authorize again (the allowlist may have changed), store, then announce.
+        `previewed_at`: when the person was shown these values' confirmation step."""
+        try:
+            request = validate_request(raw, require_reason=self.settings.require_reason)
+        except InvalidRequestError as invalid:
+            return Submission(errors=invalid.errors)
+        verdict = self._policy.may_request(user_id)
+        return self._checked_store(
+            user_id=user_id,
+            channel_id=channel_id,
+            request=request,
+            verdict=verdict,
+            previewed_at=previewed_at,
+        )
+
+    def _checked_store(
+        self,
+        *,
+        user_id: str,
+        channel_id: str | None,
+        request: ValidRequest,
+        verdict: Verdict,
+        previewed_at: datetime | None = None,
+    ) -> Submission:
         try:
             return self._store(
                 user_id=user_id,
@@ -172,6 +281,7 @@ class Flows:
                 request=request,
                 allowed=verdict.allowed,
                 reason=verdict.reason,
+                previewed_at=previewed_at,
             )
         except SQLAlchemyError as exc:
             logger.warning("could not store a request (%s)", type(exc).__name__)
@@ -185,6 +295,7 @@ class Flows:
         request: ValidRequest,
         allowed: bool,
         reason: str,
+        previewed_at: datetime | None,
     ) -> Submission:
         with self._sessions.begin() as session:
             if not allowed:
@@ -203,6 +314,7 @@ class Flows:
                 request=request,
                 vault=self._vault,
                 required_approvals=self.settings.required_approvals,
+                previewed_at=previewed_at,
             )
             request_id = row.id
         self._tasks.submit(self.announce, request_id)
@@ -262,6 +374,10 @@ class Flows:
             return
         with self._sessions() as session:
             row = workflow.find_by_message(session, channel_id=channel_id, ts=ts)
+        if row is None and self.on_batch_reaction(
+            user_id=user_id, choice=choice, channel_id=channel_id, ts=ts
+        ):
+            return
         if row is None:
             self._record(
                 None,
@@ -302,6 +418,30 @@ class Flows:
         except SQLAlchemyError as exc:
             self._unavailable(exc, user_id=user_id, channel_id=channel_id)
 
+    def decide_in_view(self, *, request_id: int, user_id: str, choice: Choice) -> str | None:
+        """A button on the App Home: the channel's rules and code path, without the message
+        check (a view has no message). Returns what only the clicker should be told, or None
+        when their decision was recorded and the channel says so."""
+        told: list[str] = []
+        try:
+            self._decide(
+                request_id=request_id,
+                user_id=user_id,
+                choice=choice,
+                channel_id="",
+                tell=told.append,
+            )
+        except SQLAlchemyError as exc:
+            logger.warning("a decision could not be recorded (%s)", type(exc).__name__)
+            return messages.unavailable_text() + " Click again later."
+        return "\n".join(told) or None
+
+    def decides_any(self, user_id: str) -> bool:
+        """On the approver list or the escalation approver list (the Home tab's question)."""
+        if self._policy.is_approver(user_id):
+            return True
+        return self._escalation is not None and self._escalation.is_approver(user_id)
+
     def _decide(
         self,
         *,
@@ -310,7 +450,10 @@ class Flows:
         choice: Choice,
         channel_id: str,
         message_ts: str | None = None,
+        tell: Tell | None = None,
     ) -> None:
+        if tell is None:
+            tell = self._ephemeral_to(channel_id=channel_id, user_id=user_id)
         with self._sessions() as session:
             row = session.get(SubaccountRequest, request_id)
         if row is None or row.status == RequestStatus.DENIED:
@@ -320,13 +463,19 @@ class Flows:
                 actor_id=user_id,
                 detail={"reason": "not a request this bot can decide", "request_id": request_id},
             )
-            self._notifier.ephemeral(
-                channel_id=channel_id,
-                user_id=user_id,
-                text="That is not a request this bot can decide.",
-            )
+            tell("That is not a request this bot can decide.")
             return
-        if _on_another_message(row, channel_id=channel_id, message_ts=message_ts):
+        if row.batch_id is not None:
+            # A row of a bulk request is decided with its batch, on the batch's message only.
+            reason = f"it is part of bulk request #{row.batch_id}; decide the whole batch"
+            decision = workflow.refuse(
+                self._sessions,
+                request_id=row.id,
+                actor_id=user_id,
+                action=str(choice),
+                reason=reason,
+            )
+        elif _on_another_message(row, channel_id=channel_id, message_ts=message_ts):
             # Slack only sends the value the bot put on that message's button: a value naming
             # another request is a forged or corrupted payload and decides nothing.
             decision = workflow.refuse(
@@ -338,10 +487,15 @@ class Flows:
             )
         else:
             decision = self._decision(row, user_id=user_id, choice=choice)
-        self._render_decision(decision, user_id=user_id, channel_id=channel_id)
+        self._render_decision(decision, user_id=user_id, tell=tell)
+
+    def _ephemeral_to(self, *, channel_id: str, user_id: str) -> Tell:
+        return lambda text: self._notifier.ephemeral(
+            channel_id=channel_id, user_id=user_id, text=text
+        )
 
     def _decision(self, row: SubaccountRequest, *, user_id: str, choice: Choice) -> Decision:
-        verdict = self._may_decide(row, user_id=user_id, choice=choice)
+        verdict = self.may_decide(row, user_id=user_id, choice=choice)
         if not verdict.allowed:
             return workflow.refuse(
                 self._sessions,
@@ -376,7 +530,7 @@ class Flows:
             )
         return decision
 
-    def _may_decide(self, row: SubaccountRequest, *, user_id: str, choice: Choice) -> Verdict:
+    def may_decide(self, row: SubaccountRequest, *, user_id: str, choice: Choice) -> Verdict:
         policies = [self._policy]
         if row.escalated_at is not None and self._escalation is not None:
             policies.append(self._escalation)
@@ -388,16 +542,17 @@ class Flows:
                 break
         return verdict
 
-    def _render_decision(self, decision: Decision, *, user_id: str, channel_id: str) -> None:
+    def _render_decision(self, decision: Decision, *, user_id: str, tell: Tell) -> None:
         row, outcome = decision.request, decision.outcome
         private = _PRIVATE_ANSWERS.get(outcome)
         if private is not None:
             text = private.format(
                 reason=decision.reason, status=row.status.replace("_", " "), id=row.id
             )
-            self._notifier.ephemeral(channel_id=channel_id, user_id=user_id, text=text)
+            tell(text)
             return
         self._notifier.refresh_request(row, approvers=decision.approvers)
+        self.on_request_changed(row)
         if outcome == DecisionOutcome.APPROVED:
             # Wake the Zoom call now, not after the thread reply and DM: one Slack round trip
             # before Zoom instead of four. After the update, so the outcome's update lands last.
@@ -409,11 +564,7 @@ class Flows:
             )
             return
         if outcome == DecisionOutcome.EXPIRED:
-            self._notifier.ephemeral(
-                channel_id=channel_id,
-                user_id=user_id,
-                text=f"Request #{row.id} expired before it was decided.",
-            )
+            tell(f"Request #{row.id} expired before it was decided.")
             send_expired_dm(self._notifier, row)
             return
         self._notifier.reply_in_thread(row, _THREAD_DECISIONS[outcome].format(user=user_id))
@@ -433,6 +584,9 @@ class Flows:
         if result.requeued:
             return  # rate limited: nothing happened at Zoom, the worker runs it again later
         row = result.request
+        if row.batch_id is not None:
+            self.on_batch_row_done(row)  # progress and the report are per batch, not per row
+            return
         text = redact(messages.outcome_text(result))
         with self._sessions() as session:
             approvers = workflow.approvers_of(session, request_id)
@@ -447,6 +601,7 @@ class Flows:
                 user_id=row.requester_id, text=messages.password_dm(row, result.generated_password)
             )
         self._record(request_id, "notified", detail={"status": row.status})
+        self.on_request_changed(row)
         if self.settings.ops_channel and ops_alerts.needs_alert(row):
             self._alert_ops(row, text, channel_id=self.settings.ops_channel)
 

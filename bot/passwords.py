@@ -66,6 +66,10 @@ class PasswordVaultError(BotError):
     """The stored password cannot be decrypted (key changed or data damaged)."""
 
 
+class SealExpiredError(PasswordVaultError):
+    """A sealed value is authentic but older than its time to live."""
+
+
 class PasswordVault:
     """Encrypts passwords at rest with Fernet; the key comes from settings or a 0600 file."""
 
@@ -80,6 +84,24 @@ class PasswordVault:
             return self._fernet.decrypt(ciphertext).decode()
         except InvalidToken:
             raise PasswordVaultError("the stored password cannot be decrypted") from None
+
+    def seal(self, data: bytes) -> str:
+        """A Fernet token of `data` as text; it also carries (authenticated) when it was made."""
+        return self._fernet.encrypt(data).decode("ascii")
+
+    def unseal(self, token: str, *, max_age_seconds: int) -> bytes:
+        """The data of a token made by seal(): SealExpiredError past its age, PasswordVaultError
+        when it was not made with this key or was changed."""
+        try:
+            return self._fernet.decrypt(token.encode("ascii"), ttl=max_age_seconds)
+        except (InvalidToken, UnicodeEncodeError):
+            pass
+        try:
+            # Checks the signature too: only an authentic token gets this far.
+            self._fernet.extract_timestamp(token.encode("ascii"))
+        except (InvalidToken, UnicodeEncodeError):
+            raise PasswordVaultError("the sealed value is not authentic") from None
+        raise SealExpiredError("the sealed value has expired")
 
 
 def load_or_create_key(key_file: Path) -> bytes:

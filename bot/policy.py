@@ -42,6 +42,18 @@ class Allowlist:
             return True
         return any(directory.user_id_for_email(email) == user_id for email in sorted(self.emails))
 
+    def members(self, directory: Directory) -> frozenset[str]:
+        """Every user ID the list names: groups expanded, emails looked up (a failed lookup
+        names nobody, as it lets nobody in)."""
+        found = set(self.user_ids)
+        for group in sorted(self.group_ids):
+            found |= directory.usergroup_members(group)
+        for email in sorted(self.emails):
+            user_id = directory.user_id_for_email(email)
+            if user_id:
+                found.add(user_id)
+        return frozenset(found)
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -67,6 +79,10 @@ class AccessPolicy:
 
     def is_approver(self, user_id: str) -> bool:
         return self._approvers.contains(user_id, self._directory)
+
+    def approver_ids(self) -> frozenset[str]:
+        """Who is on the approver list, as user IDs (shown before a request is submitted)."""
+        return self._approvers.members(self._directory)
 
     def may_approve(self, user_id: str, *, requester_id: str) -> Verdict:
         if user_id == requester_id:

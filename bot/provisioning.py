@@ -241,7 +241,9 @@ def _record_success(
         row.zoom_owner_id = account.owner_id or None
         row.zoom_owner_email = account.owner_email
         row.zoom_created_at = account.created_at or None
-        _finish(row)
+        # A bulk row's generated password stays (encrypted) until its batch's report hands all
+        # of them to the requester at once (bot/bulk_progress.py), which then erases them.
+        _finish(row, keep_password=row.batch_id is not None and password is not None)
         detail: dict[str, Any] = {
             "http_status": row.zoom_http_status,
             "account_id": account.id,
@@ -282,8 +284,9 @@ def _record_failure(
     return ProvisionResult(request=row, error=error)
 
 
-def _finish(row: SubaccountRequest) -> None:
+def _finish(row: SubaccountRequest, *, keep_password: bool = False) -> None:
     """The job is over: erase the password and give up the claim."""
-    row.password_ciphertext = None
+    if not keep_password:
+        row.password_ciphertext = None
     row.claimed_by = None
     row.claim_expires_at = None

@@ -27,11 +27,16 @@ class SharedRateLimiter:
         sessions: sessionmaker[Session],
         *,
         rate_per_second: float,
+        arrival_jitter_seconds: float = 0.0,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        """`arrival_jitter_seconds`: how far apart in time calls sent exactly on their slots may
+        still arrive at Zoom (thread wake-ups, the HTTP client, the network). Zoom counts the
+        calls that arrive in any second, so `rate_per_second` slots are spread over one second
+        plus this: a call arriving that much early beside one arriving late draws no 429."""
         self._sessions = sessions
-        self._interval_seconds = 1.0 / rate_per_second
+        self._interval_seconds = (1.0 + arrival_jitter_seconds) / rate_per_second
         self._clock = clock
         self._sleep = sleep
 

@@ -89,6 +89,8 @@ def _due(step: Step, cutoff: datetime) -> list[ColumnElement[bool]]:
     conditions = [
         SubaccountRequest.status == RequestStatus.PENDING_APPROVAL,
         SubaccountRequest.created_at <= cutoff,
+        # Rows of a bulk request expire with their batch (bot/bulk_progress.py), not one by one.
+        SubaccountRequest.batch_id.is_(None),
     ]
     if step == Step.REMINDED:
         conditions.append(SubaccountRequest.reminded_at.is_(None))

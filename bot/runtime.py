@@ -16,10 +16,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.background import BackgroundTasks
+from bot.bulk_runtime import Bulk, build_bulk, connect, with_bulk_sweep
 from bot.config import Settings
 from bot.db.migrate import upgrade_to_head
 from bot.db.session import make_engine, make_session_factory
 from bot.flows import Flows, FlowSettings
+from bot.home import HomeTab, team_domain_from_url
 from bot.jobs import ProvisioningWorker, new_instance_id
 from bot.passwords import PasswordVault, load_or_create_key
 from bot.pending_notices import PendingNotices
@@ -37,6 +39,9 @@ from bot.zoom.auth import ZoomServerToServerAuth
 from bot.zoom.client import ZoomClient
 
 logger = logging.getLogger(__name__)
+# Calls leave on their rate-limit slots but reach Zoom up to this far off them (see
+# bench/BULK_RESULTS.md: without it, one call in twenty drew a 429 at exactly Zoom's rate).
+ARRIVAL_JITTER_SECONDS = 0.02
 
 
 @dataclass
@@ -53,6 +58,7 @@ class Runtime:
     zoom_token_client: httpx.Client
     worker: ProvisioningWorker
     sweeper: PendingSweeper | None = None
+    bulk: Bulk | None = None
 
     def close(self, *, wait: bool = True) -> None:
         self.worker.stop()
@@ -84,34 +90,62 @@ def build_runtime(settings: Settings, *, clock: Clock = utc_now) -> Runtime:
     slack = WebClient(
         token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
     )
-    bot_user_id = str(slack.auth_test().get("user_id") or "") or None
+    identity = slack.auth_test()
+    bot_user_id = str(identity.get("user_id") or "") or None
     sessions = make_session_factory(engine)
     audit_access_lists(sessions, settings)
     # Zoom's limit is per account: every request of every instance, retries included, waits
     # for its slot right before it is sent.
-    limiter = SharedRateLimiter(sessions, rate_per_second=settings.zoom_rate_limit_per_second)
+    limiter = SharedRateLimiter(
+        sessions,
+        rate_per_second=settings.zoom_rate_limit_per_second,
+        arrival_jitter_seconds=ARRIVAL_JITTER_SECONDS,
+    )
     zoom_token_client = httpx.Client(timeout=zoom_timeout(settings))
     zoom = build_zoom_client(settings, zoom_token_client, before_request=limiter.acquire)
     tasks = BackgroundTasks()
     directory = SlackDirectory(slack, cache_seconds=settings.directory_cache_seconds)
     notifier = Notifier(slack, approval=approval_settings(settings))
+    policy = build_policy(settings, directory)
+    vault = PasswordVault(encryption_key(settings))
     flows = Flows(
         settings=flow_settings(settings),
         sessions=sessions,
-        policy=build_policy(settings, directory),
+        policy=policy,
         notifier=notifier,
         zoom=zoom,
-        vault=PasswordVault(encryption_key(settings)),
+        vault=vault,
         tasks=tasks,
         bot_user_id=bot_user_id,
         escalation=build_escalation_policy(settings, directory),
     )
+    # The Home's links to approval messages need the workspace's domain, which app_home_opened
+    # does not carry: auth.test's `url` names it once for the process.
+    home = HomeTab(
+        sessions=sessions,
+        flows=flows,
+        client=slack,
+        team_domain=team_domain_from_url(str(identity.get("url") or "")),
+    )
+    flows.on_request_changed = home.request_changed
+    bulk = build_bulk(
+        settings,
+        sessions=sessions,
+        policy=policy,
+        notifier=notifier,
+        client=slack,
+        vault=vault,
+        approval=approval_settings(settings),
+    )
+    connect(bulk, flows=flows, tasks=tasks)
     secret = settings.slack_signing_secret
     bolt = create_app(
         client=slack,
         signing_secret=secret.get_secret_value() if secret else None,
         flows=flows,
         tasks=tasks,
+        home_tab=home,
+        bulk=bulk,
     )
     notices = PendingNotices(
         sessions=sessions,
@@ -127,10 +161,13 @@ def build_runtime(settings: Settings, *, clock: Clock = utc_now) -> Runtime:
         on_step=lambda taken: tasks.submit(notices.handle, taken),
         clock=clock,
     )
-    worker = start_worker(settings, flows, sessions, sweep=sweeper.run_if_due)
+    worker = start_worker(
+        settings, flows, sessions, sweep=with_bulk_sweep(sweeper.run_if_due, bulk)
+    )
+    bulk.wake_jobs_with(worker.wake)
     wsgi = make_wsgi_app(bolt, engine)
     return Runtime(
-        settings, engine, tasks, flows, bolt, wsgi, zoom, zoom_token_client, worker, sweeper
+        settings, engine, tasks, flows, bolt, wsgi, zoom, zoom_token_client, worker, sweeper, bulk
     )
 
 

@@ -65,8 +65,10 @@ def submit_request(
     request: ValidRequest,
     vault: PasswordVault,
     required_approvals: int,
+    previewed_at: datetime | None = None,
 ) -> SubaccountRequest:
-    """Store a valid request, its password encrypted; with no approvals needed it is approved."""
+    """Store a valid request, its password encrypted; with no approvals needed it is approved.
+    `previewed_at` (when the requester saw the confirmation step) goes in the event's detail."""
     password = request.password or generate_password()
     status = RequestStatus.PENDING_APPROVAL if required_approvals else RequestStatus.PROVISIONING
     # With no approval needed the job is held until its approval message is posted (see
@@ -96,10 +98,12 @@ def submit_request(
     )
     session.add(row)
     session.flush()
-    detail = {
+    detail: dict[str, Any] = {
         "required_approvals": required_approvals,
         "password_generated": row.password_generated,
     }
+    if previewed_at is not None:
+        detail["previewed_at"] = previewed_at.isoformat()
     add_event(session, request_id=row.id, kind="submitted", actor_id=requester_id, detail=detail)
     if not required_approvals:
         add_event(session, request_id=row.id, kind="approved", detail={"automatic": True})

@@ -27,6 +27,7 @@ from bot.sandbox.slack_signing import (
     static_select_value,
 )
 from bot.sandbox.zoom_simulator import ZoomSimulator
+from bot.slack.ids import PREVIEW_CALLBACK
 from bot.web import make_http_server
 
 SIGNING_SECRET = "signing-secret-0123456789abcdef"
@@ -93,10 +94,30 @@ class BotHarness:
     def submit(
         self, user_id: str = REQUESTER, *, channel_id: str = ORIGIN_CHANNEL, **values: Any
     ) -> Any:
+        """Submit the form as a person does: when the answer is the confirmation step, press its
+        Submit too. Returns the last answer (field errors, a refusal, or the confirmation's)."""
+        response = self.submit_form(user_id, channel_id=channel_id, **values)
+        sealed = preview_metadata(response)
+        if sealed is None:
+            return response
+        typed = values.get("password", GOOD_PASSWORD)
+        assert not typed or typed not in response.text, "the preview sent the password to Slack"
+        return self.confirm(user_id, sealed)
+
+    def submit_form(
+        self, user_id: str = REQUESTER, *, channel_id: str = ORIGIN_CHANNEL, **values: Any
+    ) -> Any:
+        """Only the form's submit: a valid form is answered with the confirmation step."""
         return self.sender.submit_view(
             user_id=user_id,
             values=modal_values(**values),
             private_metadata=json.dumps({"channel_id": channel_id}),
+        )
+
+    def confirm(self, user_id: str, sealed: str) -> Any:
+        """Press Submit on the confirmation step whose private_metadata is `sealed`."""
+        return self.sender.submit_view(
+            user_id=user_id, values={}, callback_id=PREVIEW_CALLBACK, private_metadata=sealed
         )
 
     def submit_ok(self, user_id: str = REQUESTER, **values: Any) -> SubaccountRequest:
@@ -176,6 +197,17 @@ class BotHarness:
                 for row in connection.execute(table.select()):
                     lines.append(repr(tuple(row)))
         return "\n".join(lines)
+
+
+def preview_metadata(response: Any) -> str | None:
+    """The sealed private_metadata of a confirmation step the bot answered with, else None."""
+    if response.status_code != 200 or not response.text:
+        return None
+    answer = json.loads(response.text)
+    view = answer.get("view") if answer.get("response_action") == "update" else None
+    if not isinstance(view, dict) or view.get("callback_id") != PREVIEW_CALLBACK:
+        return None
+    return str(view["private_metadata"])
 
 
 def settings_for(

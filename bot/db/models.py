@@ -1,5 +1,5 @@
 """The audit tables of CONTRACT.md: one row per request, one row per step, one per approval,
-and one per recorded change of an access list."""
+one per recorded change of an access list, and one per bulk request (a batch of requests)."""
 
 from __future__ import annotations
 
@@ -115,6 +115,49 @@ class SubaccountRequest(Base):
     # UPDATE (`IS NULL` → now), so every step happens once across instances and restarts.
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A row of a bulk request (bot/bulk.py): decided with its batch, never on its own; NULL for
+    # a request made with the form. batch_row is its line in the CSV (the header is line 1).
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("request_batches.id"), index=True)
+    batch_row: Mapped[int | None] = mapped_column(Integer)
+
+
+class BatchStatus(enum.StrEnum):
+    DRAFT = "draft"  # validated rows waiting for the requester's Submit; not a request yet
+    PENDING_APPROVAL = "pending_approval"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    PROVISIONING = "provisioning"
+    FINISHED = "finished"  # every row reached an outcome; `reported_at` once Slack was told
+
+
+class RequestBatch(Base):
+    """A bulk request: many subaccount_requests rows (its children) approved once, together.
+
+    A draft holds the validated rows encrypted (typed passwords included) between the preview
+    and Submit, for DRAFT_TTL at most; Submit turns them into children and erases the blob."""
+
+    __tablename__ = "request_batches"
+    __table_args__ = (Index("ix_batches_approval_message", "approval_channel_id", "approval_ts"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    requester_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    row_count: Mapped[int] = mapped_column(Integer)
+    draft_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    approval_channel_id: Mapped[str | None] = mapped_column(String(32))
+    approval_ts: Mapped[str | None] = mapped_column(String(32))
+    approver_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Progress messages are throttled across instances: one conditional UPDATE of progress_at.
+    progress_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The end-of-batch report (outcome CSV, passwords to the requester): who sends it and until
+    # when (a claim, so a dead sender's report is sent again), and when it was sent.
+    report_claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ZoomRateSlot(Base):
@@ -140,6 +183,9 @@ class RequestEvent(Base):
     actor_id: Mapped[str | None] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(48))
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Steps of a bulk request as a whole (posted, refused decisions, progress, report), with
+    # request_id NULL; steps of one of its accounts carry that account's request_id instead.
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("request_batches.id"), index=True)
 
 
 class RequestApproval(Base):

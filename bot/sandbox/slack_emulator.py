@@ -1,6 +1,7 @@
 """Fake Slack Web API and workspace: a real HTTP server on 127.0.0.1 that records every call and
 answers as Slack does, keeps the workspace those calls change (channels, messages, threads,
-reactions, ephemerals, modals) and serves `response_url` endpoints. Tests drive the real slack_sdk
+reactions, ephemerals, modals, uploaded files) and serves `response_url` endpoints, upload URLs
+and file downloads. Tests drive the real slack_sdk
 over real sockets against it; the sandbox shows its state as a Slack-like page.
 """
 
@@ -19,6 +20,8 @@ from typing import Any, cast
 from urllib.parse import quote, urlsplit
 
 from bot.sandbox.loopback import LoopbackServer
+from bot.sandbox.slack_files import mime_type
+from bot.sandbox.slack_files_api import FilesApi
 from bot.sandbox.slack_state import (
     BOT_ID,
     FIRST_TS_MICROSECONDS,
@@ -97,6 +100,7 @@ class SlackEmulator(LoopbackServer):
         self._response_posts: list[dict[str, Any]] = []
         self._responses: dict[str, _ResponseContext] = {}
         self._failures: dict[str, list[str]] = {}
+        self._upload_failures: list[int] = []
         self._state = WorkspaceState(
             clock_ts=state_path is not None if clock_ts is None else clock_ts
         )
@@ -106,7 +110,10 @@ class SlackEmulator(LoopbackServer):
         self._methods = WebApi(
             state=self._state, views=self._views, bot_user_id=bot_user_id, changed=self._commit
         ).methods()
+        files_api = FilesApi(state=self._state, bot_user_id=bot_user_id, changed=self._commit)
+        self._methods.update(files_api.methods())
         self._server = _Server(self)
+        self._state.files.origin = self.origin  # known once bound: upload and download URLs
         # A short poll interval keeps close() (and so each test's teardown) fast.
         self._serve("fake-slack")
 
@@ -147,6 +154,12 @@ class SlackEmulator(LoopbackServer):
         """The next `times` calls of `method` answer `{"ok": false, "error": error}` (HTTP 200)."""
         with self._changed:
             self._failures.setdefault(method, []).extend([error] * times)
+
+    def fail_next_upload(self, status: int = 500, times: int = 1) -> None:
+        """The next `times` POSTs of bytes to an upload URL answer HTTP `status`; the bytes are
+        not kept, so a later files.completeUploadExternal answers `file_not_found`."""
+        with self._changed:
+            self._upload_failures.extend([status] * times)
 
     def response_url(self, key: str = "") -> str:
         """A response_url whose posts are only recorded (tests read them in `response_posts`)."""
@@ -199,6 +212,16 @@ class SlackEmulator(LoopbackServer):
             self._commit()
             return ts
 
+    def add_file(self, *, user_id: str, name: str, content: bytes, title: str | None = None) -> str:
+        """A person's upload (as through a modal's file_input), shared nowhere; files.info and
+        its url_private_download then serve it. Returns the file id."""
+        with self._changed:
+            file_id = f"F{self._state.new_number():010d}"
+            record = self._state.files.add(file_id, name=name, length=len(content), user=user_id)
+            record.update(content=content, title=title or name, completed=True)
+            self._commit()
+            return file_id
+
     def slack_message(self, channel_id: str, ts: str) -> dict[str, Any] | None:
         """A message as Slack puts it in payloads (type, user, bot_id, blocks, thread_ts...)."""
         with self._changed:
@@ -230,6 +253,11 @@ class SlackEmulator(LoopbackServer):
                 "root_view_id": opened.root_view_id,
                 "previous_view_id": opened.previous_view_id,
             }
+
+    def home_view(self, user_id: str) -> dict[str, Any] | None:
+        """`user_id`'s App Home as the bot last published it: id, view, hash; None before."""
+        with self._changed:
+            return self._views.home_snapshot(user_id)
 
     def set_view_errors(self, user_id: str, view_id: str, errors: dict[str, str]) -> None:
         with self._changed:
@@ -288,6 +316,7 @@ class SlackEmulator(LoopbackServer):
                 ),
                 "ephemerals": self._state.user_ephemerals(viewer_id),
                 "view": self._views.snapshot(viewer_id),
+                "home": self._views.home_snapshot(viewer_id),
             }
 
     def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
@@ -323,6 +352,28 @@ class SlackEmulator(LoopbackServer):
             if found is None:
                 return None
             return {key: copy.deepcopy(found[key]) for key in ("text", "blocks", "ts")}
+
+    def uploaded_files(self) -> list[dict[str, Any]]:
+        """Every file whose bytes arrived, oldest first: id, name, title, user, content (bytes),
+        size, completed, initial_comment, channel / thread_ts / ts of its first share (None
+        until files.completeUploadExternal shared it) and channels (every share)."""
+        with self._changed:
+            return self._state.files.uploaded()
+
+    def wait_for_file(
+        self, predicate: Callable[[dict[str, Any]], bool] | None = None, timeout: float = 5.0
+    ) -> dict[str, Any]:
+        """Waits for a shared file (as `uploaded_files()` lists it) satisfying `predicate`."""
+
+        def first_match() -> dict[str, Any] | None:
+            shared = (item for item in self._state.files.uploaded() if item["channel"])
+            return next((item for item in shared if predicate is None or predicate(item)), None)
+
+        with self._changed:
+            if self._changed.wait_for(lambda: first_match() is not None, timeout=timeout):
+                return cast(dict[str, Any], first_match())
+            seen = [(item["id"], item["name"], item["channel"]) for item in self.uploaded_files()]
+        raise AssertionError(f"no matching shared file within {timeout}s; seen: {seen}")
 
     @property
     def response_posts(self) -> list[dict[str, Any]]:
@@ -409,6 +460,33 @@ class SlackEmulator(LoopbackServer):
                 return 404 if refused.code == "message_not_found" else 400, refused.code
             return 200, "ok"
 
+    def handle_upload(self, *, target: str, body: bytes) -> tuple[int, str]:
+        """A POST of a file's bytes to the upload URL getUploadURLExternal gave (no token, as
+        Slack's pre-signed URLs). Returns (status, text)."""
+        file_id = urlsplit(target).path.removeprefix("/upload/")
+        with self._changed:
+            # The bytes join the raw log, so "the secret appears nowhere" checks cover files.
+            self._raw_log.append(raw_entry(target, body, None))
+            record = self._state.files.get(file_id)
+            if record is None or record["completed"]:
+                return 404, "upload_url_not_found"
+            if self._upload_failures:
+                return self._upload_failures.pop(0), "upload_failed"
+            record["content"] = body
+            self._commit()
+            return 200, f"OK - {len(body)}"
+
+    def file_download(self, target: str) -> tuple[bytes, str, str] | None:
+        """A file's bytes, content type and name at its `/files/<id>/<name>` URL (the sandbox
+        page's download link, url_private_download); None when there is no such file."""
+        file_id = urlsplit(target).path.removeprefix("/files/").split("/", 1)[0]
+        with self._changed:
+            record = self._state.files.get(file_id)
+            if record is None or record["content"] is None:
+                return None
+            name = str(record["name"])
+            return bytes(record["content"]), mime_type(name), name
+
     def _apply_response(self, body: dict[str, Any], context: _ResponseContext) -> None:
         state, ts = self._state, context.message_ts
         text, blocks = str(body.get("text") or ""), list(body.get("blocks") or [])
@@ -471,12 +549,31 @@ class _Handler(BaseHTTPRequestHandler):
         elif path.startswith("/response/"):
             status, text = fake.handle_response_post(target=self.path, body=body)
             self._reply(status, text.encode(), "text/plain; charset=utf-8")
+        elif path.startswith("/upload/"):
+            status, text = fake.handle_upload(target=self.path, body=body)
+            self._reply(status, text.encode(), "text/plain; charset=utf-8")
         else:
             self._reply(404, b"not found", "text/plain; charset=utf-8")
 
-    def _reply(self, status: int, payload: bytes, content_type: str) -> None:
+    def do_GET(self) -> None:
+        fake = cast(_Server, self.server).fake
+        found = fake.file_download(self.path) if self.path.startswith("/files/") else None
+        if found is None:
+            self._reply(404, b"not found", "text/plain; charset=utf-8")
+            return
+        content, content_type, name = found
+        # Served from another port than the page, so the link's `download` attribute does not
+        # apply: the header makes the browser save the file under its name.
+        disposition = f"attachment; filename*=UTF-8''{quote(name, safe='')}"
+        self._reply(200, content, content_type, headers={"Content-Disposition": disposition})
+
+    def _reply(
+        self, status: int, payload: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)

@@ -251,6 +251,93 @@ def block_actions_body(
     return _payload_form(payload)
 
 
+def view_block_actions_body(
+    *,
+    user_id: str,
+    action_id: str,
+    value: str,
+    opened: dict[str, Any],
+    block_id: str,
+    element: dict[str, Any] | None = None,
+    trigger_id: str | None = None,
+    user_name: str | None = None,
+) -> Body:
+    """A button click in a view (the App Home, or a modal): `container` names the view, and
+    there is no channel, message or response_url. `opened` is `{"id", "view", "hash"}`."""
+    action = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": action_id, "emoji": True},
+        **(element or {}),
+        "action_id": action_id,
+        "block_id": block_id,
+        "value": value,
+        "action_ts": f"{time.time():.6f}",
+    }
+    view_id = str(opened["id"])
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": _user(user_id, user_name),
+        "api_app_id": APP_ID,
+        "token": VERIFICATION_TOKEN,
+        "container": {"type": "view", "view_id": view_id},
+        "trigger_id": trigger_id or _unique("trig-"),
+        "team": {"id": TEAM_ID, "domain": "fake"},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "view": _view_payload(opened, {}),
+        "actions": [action],
+    }
+    return _payload_form(payload)
+
+
+def app_home_opened_body(
+    *,
+    user_id: str,
+    tab: str = "home",
+    view: dict[str, Any] | None = None,
+    event_id: str | None = None,
+    bot_user_id: str = "UBOT",
+) -> Body:
+    """A person opened the app's Home (or Messages) tab; `view` is the Home last published to
+    them, which Slack includes once there is one."""
+    event_time = int(time.time())
+    event: dict[str, Any] = {
+        "type": "app_home_opened",
+        "user": user_id,
+        "channel": f"D{user_id}",
+        "tab": tab,
+        "event_ts": f"{event_time}.000200",
+    }
+    if view is not None:
+        event["view"] = _view_payload(view, {})
+    return _event_envelope(event, event_id=event_id, bot_user_id=bot_user_id)
+
+
+def _event_envelope(
+    event: dict[str, Any], *, event_id: str | None, bot_user_id: str, event_time: int | None = None
+) -> Body:
+    envelope = {
+        "token": VERIFICATION_TOKEN,
+        "team_id": TEAM_ID,
+        "api_app_id": APP_ID,
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id or _unique("Ev"),
+        "event_time": event_time or int(time.time()),
+        "authorizations": [
+            {
+                "enterprise_id": None,
+                "team_id": TEAM_ID,
+                "user_id": bot_user_id,
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
+        "is_ext_shared_channel": False,
+    }
+    return json.dumps(envelope).encode(), JSON
+
+
 def reaction_added_body(
     *,
     user_id: str,
@@ -271,26 +358,7 @@ def reaction_added_body(
         "item": {"type": "message", "channel": channel_id, "ts": message_ts},
         "event_ts": event_ts or f"{event_time}.000100",
     }
-    envelope = {
-        "token": VERIFICATION_TOKEN,
-        "team_id": TEAM_ID,
-        "api_app_id": APP_ID,
-        "event": event,
-        "type": "event_callback",
-        "event_id": event_id or _unique("Ev"),
-        "event_time": event_time,
-        "authorizations": [
-            {
-                "enterprise_id": None,
-                "team_id": TEAM_ID,
-                "user_id": bot_user_id,
-                "is_bot": True,
-                "is_enterprise_install": False,
-            }
-        ],
-        "is_ext_shared_channel": False,
-    }
-    return json.dumps(envelope).encode(), JSON
+    return _event_envelope(event, event_id=event_id, bot_user_id=bot_user_id, event_time=event_time)
 
 
 class SlackSender:
@@ -329,6 +397,12 @@ class SlackSender:
 
     def click(self, *, timestamp: int | None = None, **fields: Any) -> httpx.Response:
         return self.post(*block_actions_body(**fields), timestamp=timestamp)
+
+    def click_in_view(self, *, timestamp: int | None = None, **fields: Any) -> httpx.Response:
+        return self.post(*view_block_actions_body(**fields), timestamp=timestamp)
+
+    def home_opened(self, *, timestamp: int | None = None, **fields: Any) -> httpx.Response:
+        return self.post(*app_home_opened_body(**fields), timestamp=timestamp)
 
     def react(
         self, *, timestamp: int | None = None, retry_num: int | None = None, **fields: Any

@@ -1,5 +1,5 @@
 """The Slack workspace the emulator holds: people, channels, messages with threads, reactions and
-edits, ephemerals and counters, saved atomically to a JSON file so a restart keeps them.
+edits, ephemerals, files and counters, saved atomically to a JSON file so a restart keeps them.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from bot.sandbox.slack_files import FileStore
 
 STATE_FORMAT = 1
 TEAM_ID = "T0001"
@@ -45,6 +47,7 @@ class WorkspaceState:
         self.channels: dict[str, str] = {}  # id → name, public channels in the order added
         self.messages: dict[tuple[str, str], Record] = {}  # (channel, ts) → record, oldest first
         self.ephemerals: list[Record] = []
+        self.files = FileStore()
         self.last_ts_us = FIRST_TS_MICROSECONDS
         self.next_id = 1
         self.version = 0
@@ -97,6 +100,7 @@ class WorkspaceState:
         bot_id: str | None = None,
         thread_ts: str | None = None,
         broadcast: bool = False,
+        files: list[str] | None = None,
     ) -> Record:
         ts = self.new_ts()
         parent = self.messages.get((channel, thread_ts)) if thread_ts else None
@@ -116,6 +120,8 @@ class WorkspaceState:
             "broadcast": bool(thread_ts) and broadcast,
             "reactions": [],
         }
+        if files:
+            record["files"] = list(files)  # ids; only a file share carries the key
         self.messages[(channel, ts)] = record
         return record
 
@@ -177,6 +183,8 @@ class WorkspaceState:
             shown["edited"] = {"user": record["user"], "ts": record["ts"]}
         if record["reactions"]:
             shown["reactions"] = _reactions(record)
+        if record.get("files"):
+            shown["files"] = [self.files.slack_file(file_id) for file_id in record["files"]]
         return shown
 
     def channel_messages(self, channel: str) -> list[Record]:
@@ -186,10 +194,16 @@ class WorkspaceState:
         for record in self._in_channel(channel):
             thread_ts = record["thread_ts"]
             if thread_ts and thread_ts != record["ts"]:
-                replies.setdefault(thread_ts, []).append(_public(record, []))
+                replies.setdefault(thread_ts, []).append(self._shown(record, []))
             if not thread_ts or thread_ts == record["ts"] or record["broadcast"]:
                 top.append(record)
-        return [_public(record, replies.get(record["ts"], [])) for record in top]
+        return [self._shown(record, replies.get(record["ts"], [])) for record in top]
+
+    def _shown(self, record: Record, replies: list[Record]) -> Record:
+        shown = _public(record, replies)
+        if record.get("files"):
+            shown["files"] = [self.files.summary(file_id) for file_id in record["files"]]
+        return shown
 
     def people(self) -> list[Record]:
         return [
@@ -233,6 +247,7 @@ class WorkspaceState:
             "channels": [{"id": key, "name": name} for key, name in self.channels.items()],
             "messages": list(self.messages.values()),
             "ephemerals": self.ephemerals,
+            "files": self.files.saved(),
             "last_ts_us": self.last_ts_us,
             "next_id": self.next_id,
             "version": self.version,
@@ -257,6 +272,7 @@ class WorkspaceState:
             self.channels = {item["id"]: item["name"] for item in data["channels"]}
             self.messages = {(item["channel"], item["ts"]): item for item in data["messages"]}
             self.ephemerals = list(data["ephemerals"])
+            self.files.load(list(data.get("files", [])))  # absent from files saved before uploads
             self.last_ts_us = int(data["last_ts_us"])
             self.next_id = int(data["next_id"])
             self.version = int(data["version"])

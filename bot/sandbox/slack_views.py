@@ -1,5 +1,6 @@
-"""Modals as the emulator tracks them: trigger ids it issued (3 s, single use, as in Slack) and
-each person's stack of open views. Not persisted: Slack closes modals on a reload too.
+"""Views as the emulator tracks them: trigger ids it issued (3 s, single use, as in Slack), each
+person's stack of open modals and each person's App Home view. Not persisted: Slack closes modals
+on a reload too, and the bot publishes a Home again when it is opened.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class ViewStacks:
         self.clock = clock
         self._triggers: dict[str, _Trigger] = {}
         self._stacks: dict[str, list[OpenView]] = {}
+        self._homes: dict[str, OpenView] = {}
 
     # -- triggers ---------------------------------------------------------------------------
 
@@ -155,6 +157,28 @@ class ViewStacks:
             "errors": dict(shown.errors),
             "depth": len(stack),
         }
+
+    # -- App Home ---------------------------------------------------------------------------
+
+    def publish_home(
+        self, user_id: str, view: View, *, new_view_id: str, view_hash: str = ""
+    ) -> OpenView:
+        """views.publish: the person's Home keeps its id; a stale `view_hash` is refused."""
+        home = self._homes.get(user_id)
+        if home is None:
+            home = OpenView(new_view_id, user_id, copy.deepcopy(view), _hash(), new_view_id, None)
+            self._homes[user_id] = home
+            return home
+        return self.replace(home, view, view_hash=view_hash)
+
+    def home(self, user_id: str) -> OpenView | None:
+        return self._homes.get(user_id)
+
+    def home_snapshot(self, user_id: str) -> dict[str, Any] | None:
+        home = self._homes.get(user_id)
+        if home is None:
+            return None
+        return {"id": home.id, "view": copy.deepcopy(home.view), "hash": home.hash}
 
 
 def view_answer(

@@ -14,6 +14,7 @@ from bot.sandbox.slack_state import BOT_ID, ActionRefused, WorkspaceState
 from bot.sandbox.slack_views import ViewStacks, view_answer
 
 JSON_STRING_KEYS = ("blocks", "view", "attachments")
+MAX_VIEW_BLOCKS = 100
 
 Params = dict[str, Any]
 ApiAnswer = dict[str, Any]
@@ -53,6 +54,7 @@ class WebApi:
             "views.open": self._views_open,
             "views.update": self._views_update,
             "views.push": self._views_push,
+            "views.publish": self._views_publish,
             "conversations.open": self._conversations_open,
             "users.info": self._users_info,
             "users.lookupByEmail": self._users_lookup_by_email,
@@ -182,6 +184,23 @@ class WebApi:
             return error(refused.code)
         self._changed()
         return {"view": opened.answer()}
+
+    def _views_publish(self, params: Params) -> ApiAnswer:
+        """The App Home of `user_id`: created on the first publish, replaced after."""
+        view, user_id = params.get("view"), str(params.get("user_id") or "")
+        if not isinstance(view, dict) or view.get("type") != "home" or not user_id:
+            return error("invalid_arguments")
+        if len(view.get("blocks") or []) > MAX_VIEW_BLOCKS:
+            return error("invalid_arguments")  # Slack: "no more than 100 items allowed"
+        new_view_id = f"V{self._state.new_number():010d}"
+        try:
+            home = self._views.publish_home(
+                user_id, view, new_view_id=new_view_id, view_hash=str(params.get("hash") or "")
+            )
+        except ActionRefused as refused:
+            return error(refused.code)
+        self._changed()
+        return {"view": home.answer()}
 
     # -- people -------------------------------------------------------------------------------
 

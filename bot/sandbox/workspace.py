@@ -17,9 +17,11 @@ from bot.sandbox.slack_emulator import ActionRefused, SlackEmulator
 from bot.sandbox.slack_signing import (
     Body,
     SlackSender,
+    app_home_opened_body,
     block_actions_body,
     reaction_added_body,
     slash_command_body,
+    view_block_actions_body,
     view_closed_body,
     view_submission_body,
 )
@@ -192,6 +194,48 @@ class Workspace:
             if isinstance(reply, Outcome):
                 return reply
         return Outcome(ok=True, result=VIEW_CLOSED)
+
+    # -- the App Home -------------------------------------------------------------------------
+
+    def open_home(self, user_id: str) -> Outcome:
+        """The person opens the app's Home tab: Slack delivers app_home_opened, with the Home
+        last published to them if any; the bot answers by publishing one (views.publish)."""
+        body = app_home_opened_body(
+            user_id=user_id,
+            view=self._slack.home_view(user_id),
+            event_id=f"Ev{secrets.token_hex(5).upper()}",
+            bot_user_id=self._slack.bot_user_id,
+        )
+        reply = self._send(body)
+        return reply if isinstance(reply, Outcome) else Outcome(ok=True, result=DELIVERED)
+
+    def click_in_view(
+        self, *, user_id: str, view_id: str, action_id: str, block_id: str, value: str | None = None
+    ) -> Outcome:
+        """A button in a view the person sees: their Home, or a modal on their stack. As for
+        messages, Slack sends the value on the button; `value` only for one that has none."""
+        home = self._slack.home_view(user_id)
+        opened = home if home is not None and home["id"] == view_id else None
+        opened = opened or self._slack.open_view(user_id, view_id)
+        if opened is None:
+            return _invalid(f"{user_id} sees no view {view_id}")
+        element = _element(
+            opened["view"].get("blocks") or [], block_id=block_id, action_id=action_id
+        )
+        if element is None or element.get("type") != "button":
+            return _invalid(f"that view has no button {action_id} in block {block_id}")
+        body = view_block_actions_body(
+            user_id=user_id,
+            action_id=action_id,
+            value=str(element.get("value") or value or ""),
+            opened=opened,
+            block_id=block_id,
+            element=element,
+            trigger_id=self._slack.issue_trigger(user_id),
+            user_name=self._slack.user_name(user_id),
+        )
+        reply = self._send(body)
+        return reply if isinstance(reply, Outcome) else Outcome(ok=True, result=DELIVERED)
 
     # -- messages ---------------------------------------------------------------------------
 

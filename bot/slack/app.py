@@ -9,8 +9,11 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.background import BackgroundTasks, reference_id
+from bot.bulk_runtime import Bulk
 from bot.flows import Flows
-from bot.slack.listeners import actions, commands, events, request_again, views
+from bot.home import HomeTab
+from bot.slack.listeners import actions, commands, events, home, request_again, views
+from bot.slack.listeners import bulk as bulk_listeners
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +44,13 @@ _bolt_logger.addFilter(_DropRefusedRequestBodies())
 
 
 def create_app(
-    *, client: WebClient, signing_secret: str | None, flows: Flows, tasks: BackgroundTasks
+    *,
+    client: WebClient,
+    signing_secret: str | None,
+    flows: Flows,
+    tasks: BackgroundTasks,
+    home_tab: HomeTab,
+    bulk: Bulk | None = None,
 ) -> App:
     """Build the Bolt app. App() calls auth.test, so the Slack API must answer by now."""
     app = App(
@@ -52,11 +61,14 @@ def create_app(
         process_before_response=True,
         logger=_bolt_logger,
     )
-    commands.register(app, flows=flows, tasks=tasks)
+    commands.register(app, flows=flows, tasks=tasks, bulk=bulk.flows if bulk else None)
     views.register(app, flows=flows)
     actions.register(app, flows=flows, tasks=tasks)
     events.register(app, flows=flows, tasks=tasks)
     request_again.register(app, flows=flows, tasks=tasks)
+    home.register(app, home=home_tab, tasks=tasks)
+    if bulk is not None:
+        bulk_listeners.register(app, bulk=bulk, tasks=tasks)
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:

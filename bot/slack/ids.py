@@ -19,3 +19,14 @@ REASON = "reason"
 
 # On the DM that tells a requester their request expired: reopen the form, filled in.
 REQUEST_AGAIN_ACTION = "request_again"
+
+# The App Home tab: its Approve and Reject buttons carry the request id as their value, like the
+# channel's, but distinct ids, since a Home click has no message for the forged-click check.
+HOME_VIEW_CALLBACK = "zoombot_home"
+HOME_APPROVE_ACTION = "home_approve_request"
+HOME_REJECT_ACTION = "home_reject_request"
+
+# The confirmation step after the request form (bot/preview.py): its Submit stores the request,
+# its Back button returns to the form filled in.
+PREVIEW_CALLBACK = "confirm_sub_account"
+PREVIEW_BACK_ACTION = "preview_back"

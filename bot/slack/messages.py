@@ -14,6 +14,7 @@ def help_text(command: str) -> str:
         f"• `{command}` — open the request form\n"
         f"• `{command} status ID` — where request ID stands\n"
         f"• `{command} list` — your recent requests\n"
+        f"• `{command} bulk` — many accounts at once from a CSV, approved once\n"
         f"• `{command} help` — this message"
     )
 

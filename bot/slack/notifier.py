@@ -16,6 +16,7 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.db.models import SubaccountRequest
 from bot.slack.blocks import ApprovalSettings, request_message
+from bot.slack.uploads import Upload, upload_file
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +28,12 @@ class Notifier:
 
     def open_modal(self, *, trigger_id: str, view: View) -> bool:
         return self._call("views.open", self._client.views_open, trigger_id=trigger_id, view=view)
+
+    def update_view(self, *, view_id: str, view: View, view_hash: str | None = None) -> bool:
+        """Replace an open view; with `view_hash`, only if nobody changed it meanwhile."""
+        return self._call(
+            "views.update", self._client.views_update, view_id=view_id, hash=view_hash, view=view
+        )
 
     def post_request(
         self, *, channel_id: str, row: SubaccountRequest, approvers: list[str]
@@ -102,6 +109,33 @@ class Notifier:
         if response is None:
             return False
         return self.post(channel_id=str(response["channel"]["id"]), text=text, blocks=blocks)
+
+    def dm_channel(self, *, user_id: str) -> str | None:
+        """The id of the bot's DM with `user_id` (files are shared to a channel id, not a user)."""
+        response = self._call_for(
+            "conversations.open", self._client.conversations_open, users=user_id
+        )
+        return None if response is None else str(response["channel"]["id"])
+
+    def upload_file(
+        self,
+        *,
+        channel_id: str,
+        filename: str,
+        content: bytes,
+        title: str,
+        initial_comment: str | None = None,
+        thread_ts: str | None = None,
+    ) -> Upload:
+        return upload_file(
+            self._client,
+            channel_id=channel_id,
+            filename=filename,
+            content=content,
+            title=title,
+            initial_comment=initial_comment,
+            thread_ts=thread_ts,
+        )
 
     def ephemeral(self, *, channel_id: str, user_id: str, text: str) -> bool:
         return self._call(

@@ -6,8 +6,16 @@ import httpx
 import pytest
 
 from bot.sandbox.slack_signing import sign, slash_command_body, view_submission_body
+from bot.slack.ids import PREVIEW_CALLBACK
 from tests.flow.support import calls_after_startup
-from tests.harness import ORIGIN_CHANNEL, OUTSIDER, REQUESTER, SIGNING_SECRET, modal_values
+from tests.harness import (
+    ORIGIN_CHANNEL,
+    OUTSIDER,
+    REQUESTER,
+    SIGNING_SECRET,
+    modal_values,
+    preview_metadata,
+)
 
 FIVE_MINUTES_SECONDS = 5 * 60
 
@@ -68,8 +76,18 @@ def test_request_signed_more_than_five_minutes_ago_is_refused(bot, build):
 
 def test_request_signed_a_minute_ago_is_accepted(bot):
     body, content_type = submission()
+    a_minute_ago = int(time.time()) - 60
 
-    response = bot.sender.post(body, content_type, timestamp=int(time.time()) - 60)
+    preview = bot.sender.post(body, content_type, timestamp=a_minute_ago)
+    sealed = preview_metadata(preview)
+    assert sealed, preview.text
+    response = bot.sender.submit_view(
+        user_id=REQUESTER,
+        values={},
+        callback_id=PREVIEW_CALLBACK,
+        private_metadata=sealed,
+        timestamp=a_minute_ago,
+    )
     bot.wait()
 
     assert response.status_code == 200

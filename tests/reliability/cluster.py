@@ -38,6 +38,7 @@ from bot.passwords import generate_password
 from bot.sandbox.slack_emulator import SlackEmulator
 from bot.sandbox.slack_signing import SlackSender
 from bot.sandbox.zoom_simulator import ZoomSimulator
+from bot.slack.ids import PREVIEW_CALLBACK
 from tests.harness import (
     APPROVAL_CHANNEL,
     APPROVER,
@@ -50,6 +51,7 @@ from tests.harness import (
     SIGNING_SECRET,
     ZOOM_CLIENT_SECRET,
     modal_values,
+    preview_metadata,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -412,13 +414,21 @@ class Cluster:
     def submit(
         self, instance: Instance, *, user_id: str = REQUESTER, **values: Any
     ) -> httpx.Response:
+        """The form and, when the answer is its confirmation step, that step's Submit too."""
         values.setdefault("email", unique_email())
         password = values.setdefault("password", generate_password(16))
         self.passwords.add(password)
-        return self.sender(instance).submit_view(
+        sender = self.sender(instance)
+        response = sender.submit_view(
             user_id=user_id,
             values=modal_values(**values),
             private_metadata=json.dumps({"channel_id": ORIGIN_CHANNEL}),
+        )
+        sealed = preview_metadata(response)
+        if sealed is None:
+            return response
+        return sender.submit_view(
+            user_id=user_id, values={}, callback_id=PREVIEW_CALLBACK, private_metadata=sealed
         )
 
     def submit_ok(self, instance: Instance, **values: Any) -> int:

@@ -41,7 +41,9 @@ from tests.harness import (
     GOOD_PASSWORD,
     ORIGIN_CHANNEL,
     REQUESTER,
+    SECOND_APPROVER,
     modal_values,
+    preview_metadata,
     running_bot,
 )
 
@@ -468,6 +470,31 @@ def assert_stored_as_typed(row, case):
 SLACK_MARKUP = re.compile(r"<[^<>]*>")
 
 
+def confirmed(bot, response):
+    """The form's answer is its confirmation step, which shows the typed values escaped and
+    never the typed password; pressing its Submit is answered with the stored request."""
+    answer = response.json()
+    assert answer["response_action"] == "update", answer
+    sealed = preview_metadata(response)
+    assert sealed, answer
+    assert_preview_escaped(answer["view"])
+    final = bot.confirm(REQUESTER, sealed)
+    assert final.status_code == 200, final.text
+    return final.json()
+
+
+def assert_preview_escaped(view):
+    """The only <…> markup in the confirmation step is the bot's own mentions and channel."""
+    shown = "\n".join(
+        block["text"]["text"]
+        for block in view["blocks"]
+        if block["type"] == "section" and block["text"]["type"] == "mrkdwn"
+    )
+    own = {f"<@{APPROVER}>", f"<@{SECOND_APPROVER}>", f"<#{APPROVAL_CHANNEL}>"}
+    assert set(SLACK_MARKUP.findall(shown)) <= own, shown
+    assert "<!" not in shown
+
+
 def assert_no_injected_markup(message, row):
     """The only <…> markup in the message is the bot's own mention of the requester."""
     shown = message["text"] + "\n" + json.dumps(message["blocks"], ensure_ascii=False)
@@ -505,7 +532,7 @@ def test_any_submission_gets_field_errors_or_is_stored_exactly(fuzz_bot, case):
         assert stored_rows(bot) == rows_before
         return
     event("accepted")
-    assert answer["response_action"] == "update", answer
+    answer = confirmed(bot, response)
     assert answer["view"]["title"]["text"] == "Request sent", answer
     request_id = int(re.search(r"Request #(\d+) is saved", json.dumps(answer)).group(1))
     bot.wait()
@@ -527,8 +554,7 @@ def test_submission_with_only_valid_fields_is_accepted(fuzz_bot, case):
     response = bot.sender.post(*body_for(case))
 
     assert response.status_code == 200, response.text
-    answer = response.json()
-    assert answer["response_action"] == "update", answer
+    answer = confirmed(bot, response)
     request_id = int(re.search(r"Request #(\d+) is saved", json.dumps(answer)).group(1))
     bot.wait()
     row = bot.request(request_id)

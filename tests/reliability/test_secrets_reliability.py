@@ -20,6 +20,7 @@ from tests.harness import (
     SIGNING_SECRET,
     ZOOM_CLIENT_SECRET,
     modal_values,
+    preview_metadata,
     running_bot,
 )
 
@@ -50,8 +51,12 @@ class Conversation:
         return response
 
     def submit(self, user_id=REQUESTER, **values):
+        """The form, then its confirmation step when there is one: both answers are kept."""
         values.setdefault("password", PASSWORD)
-        response = self.keep(self.bot.submit(user_id, **values))
+        response = self.keep(self.bot.submit_form(user_id, **values))
+        sealed = preview_metadata(response)
+        if sealed:
+            response = self.keep(self.bot.confirm(user_id, sealed))
         self.bot.wait()
         return response
 

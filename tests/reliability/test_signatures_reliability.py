@@ -9,6 +9,8 @@ import httpx
 import psycopg
 import pytest
 
+from bot.passwords import PasswordVault
+from bot.preview import Draft, seal_draft
 from bot.sandbox.slack_signing import (
     block_actions_body,
     reaction_added_body,
@@ -16,10 +18,13 @@ from bot.sandbox.slack_signing import (
     slash_command_body,
     view_submission_body,
 )
+from bot.slack.ids import PREVIEW_CALLBACK
+from bot.validation import RequestInput
 from bot.web import MAX_BODY_BYTES
 from tests.harness import (
     APPROVAL_CHANNEL,
     APPROVER,
+    ENCRYPTION_KEY,
     ORIGIN_CHANNEL,
     OUTSIDER,
     REQUESTER,
@@ -68,6 +73,23 @@ def submission(bot, user_id):
     )
 
 
+def confirmation(bot, user_id):
+    """The confirmation step's Submit, its values sealed for `user_id` as the bot seals them."""
+    raw = RequestInput(
+        first_name="Jill",
+        last_name="Chill",
+        email=f"{user_id.lower()}@example.com",
+        reason="Onboarding a new partner",
+    )
+    sealed = seal_draft(
+        Draft(user_id=user_id, channel_id=ORIGIN_CHANNEL, raw=raw),
+        PasswordVault(ENCRYPTION_KEY.encode()),
+    )
+    return view_submission_body(
+        user_id=user_id, values={}, callback_id=PREVIEW_CALLBACK, private_metadata=sealed
+    )
+
+
 def click(bot, user_id):
     return block_actions_body(
         user_id=user_id,
@@ -88,10 +110,16 @@ def reaction(bot, user_id):
     )
 
 
-KINDS = {"slash_command": slash, "view_submission": submission, "click": click, "event": reaction}
+KINDS = {
+    "slash_command": slash,
+    "view_submission": submission,
+    "confirmation": confirmation,
+    "click": click,
+    "event": reaction,
+}
 # Who would act if the request got through: the approver approves, the requester requests.
 ACTOR = {"slash_command": REQUESTER, "view_submission": REQUESTER, "click": APPROVER}
-ACTOR["event"] = APPROVER
+ACTOR |= {"confirmation": REQUESTER, "event": APPROVER}
 
 
 # -- how it is spoiled --------------------------------------------------------------------------

@@ -183,8 +183,10 @@ def request_through_the_page(api: httpx.Client, *, email: str) -> dict[str, Any]
         "pay_mode": None,
         "options": [],
     }
-    post(api, "view/submit", user=REQUESTER, view_id=form["slack"]["view"]["id"], inputs=inputs)
-    post(api, "view/close", user=REQUESTER, view_id=form["slack"]["view"]["id"])
+    view_id = form["slack"]["view"]["id"]
+    post(api, "view/submit", user=REQUESTER, view_id=view_id, inputs=inputs)
+    post(api, "view/submit", user=REQUESTER, view_id=view_id, inputs={})  # the confirmation
+    post(api, "view/close", user=REQUESTER, view_id=view_id)
     waiting = wait_for_state(api, APPROVER, pending_approval_button, "the approval message")
     button = pending_approval_button(waiting)
     assert button is not None

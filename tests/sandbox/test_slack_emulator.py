@@ -378,6 +378,7 @@ def test_snapshot_has_the_designed_shape(slack, client):
         "channels",
         "ephemerals",
         "view",
+        "home",
     }
     assert (snapshot["viewer"], snapshot["bot_user_id"]) == (ANN, BOT)
     assert {"id": ANN, "name": "Ann Archer", "email": "ann@example.org", "is_bot": False} in (

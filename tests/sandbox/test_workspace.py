@@ -3,6 +3,7 @@ click and reaction become signed requests, and the bot's answers land in the emu
 workspace exactly where a Slack user would see them.
 """
 
+import json
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -69,11 +70,22 @@ def _approval_messages(bot: BotHarness, viewer: str = APPROVER) -> list[dict]:
     return channel["messages"]
 
 
-def _request_posted(bot: BotHarness, workspace: Workspace, user_id: str = REQUESTER) -> dict:
-    """Run the command, submit a valid form, wait for the approval message and return it."""
-    count = len(_approval_messages(bot))
+def _preview_shown(bot: BotHarness, workspace: Workspace, user_id: str = REQUESTER) -> str:
+    """Run the command and submit a valid form: the modal turns into its confirmation step."""
     view_id = _open_form(bot, workspace, user_id)
     outcome = workspace.submit_view(user_id=user_id, view_id=view_id, inputs=VALID)
+    assert outcome.result == "view_updated", outcome
+    shown = bot.slack.snapshot(user_id)["view"]
+    assert (shown["id"], shown["view"]["callback_id"]) == (view_id, "confirm_sub_account")
+    return view_id
+
+
+def _request_posted(bot: BotHarness, workspace: Workspace, user_id: str = REQUESTER) -> dict:
+    """Run the command, submit a valid form and confirm it, wait for the approval message and
+    return it."""
+    count = len(_approval_messages(bot))
+    view_id = _preview_shown(bot, workspace, user_id)
+    outcome = workspace.submit_view(user_id=user_id, view_id=view_id, inputs={})
     assert outcome.result == "view_updated", outcome
     _until(bot.slack, lambda: len(_approval_messages(bot)) > count, "the approval message")
     message = _approval_messages(bot)[-1]
@@ -149,6 +161,56 @@ def test_bad_email_comes_back_as_field_errors_and_the_modal_stays(world):
     assert (outcome.ok, outcome.result, list(outcome.errors)) == (True, "view_errors", ["email"])
     assert (shown["id"], shown["errors"]) == (view_id, outcome.errors)
     assert bot.requests() == []
+
+
+def test_valid_submission_shows_the_preview_and_stores_nothing(world):
+    bot, workspace = world
+
+    view_id = _preview_shown(bot, workspace)
+    bot.wait()
+
+    shown = bot.slack.snapshot(REQUESTER)["view"]["view"]
+    assert (shown["title"]["text"], shown["submit"]["text"]) == (
+        "Check the request",
+        "Submit request",
+    )
+    assert '"password": "********"' in shown["blocks"][1]["text"]["text"]
+    assert GOOD_PASSWORD not in json.dumps(shown)
+    assert bot.requests() == []
+    assert _approval_messages(bot) == []
+    assert bot.slack.snapshot(REQUESTER)["view"]["id"] == view_id
+
+
+def test_back_on_the_preview_shows_the_form_filled_in_without_the_password(world):
+    bot, workspace = world
+    view_id = _preview_shown(bot, workspace)
+
+    outcome = workspace.click_in_view(
+        user_id=REQUESTER, view_id=view_id, action_id="preview_back", block_id="preview_back"
+    )
+    _until(
+        bot.slack,
+        lambda: (
+            bot.slack.snapshot(REQUESTER)["view"]["view"]["callback_id"] == "create_sub_account"
+        ),
+        "the form again",
+    )
+
+    assert outcome.result == "delivered"
+    form = bot.slack.snapshot(REQUESTER)["view"]
+    inputs = {b["block_id"]: b["element"] for b in form["view"]["blocks"] if b["type"] == "input"}
+    assert form["id"] == view_id
+    assert (inputs["first_name"]["initial_value"], inputs["email"]["initial_value"]) == (
+        "Jill",
+        "jill@example.com",
+    )
+    assert inputs["pay_mode"]["initial_option"]["value"] == "sub"
+    assert "initial_value" not in inputs["password"]
+    again = workspace.submit_view(
+        user_id=REQUESTER, view_id=view_id, inputs={"password": GOOD_PASSWORD}
+    )
+    assert again.result == "view_updated"
+    assert bot.slack.snapshot(REQUESTER)["view"]["view"]["callback_id"] == "confirm_sub_account"
 
 
 def test_valid_submission_posts_the_request_with_decision_buttons(world):

@@ -1,4 +1,4 @@
-"""The slash command: open the form, `help`, `status ID`, `list`."""
+"""The slash command: open the form, `help`, `status ID`, `list`, `export`, `bulk`."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.background import BackgroundTasks
+from bot.bulk import BulkFlows
 from bot.flows import Flows
-from bot.slack import messages
 
 
-def register(app: App, *, flows: Flows, tasks: BackgroundTasks) -> None:
+def register(
+    app: App, *, flows: Flows, tasks: BackgroundTasks, bulk: BulkFlows | None = None
+) -> None:
     command_name = flows.settings.slash_command
 
     @app.command(command_name)
@@ -33,7 +35,19 @@ def register(app: App, *, flows: Flows, tasks: BackgroundTasks) -> None:
         elif words == ["list"]:
             team_domain = str(command.get("team_domain") or "")
             ack(text=flows.list_requests(user_id=user_id, team_domain=team_domain))
+        elif words[0] == "export":
+            response_url = str(command.get("response_url") or "")
+            ack(text=flows.export(user_id=user_id, arguments=words[1:], response_url=response_url))
+        elif words == ["bulk"] and bulk is not None:
+            ack()
+            tasks.submit(
+                bulk.open_form,
+                user_id=user_id,
+                channel_id=str(command.get("channel_id") or ""),
+                trigger_id=str(command["trigger_id"]),
+                response_url=str(command.get("response_url") or ""),
+            )
         elif words[0] == "help":
-            ack(text=messages.help_text(command_name))
+            ack(text=flows.help_text(user_id=user_id))
         else:
-            ack(text="I did not understand that.\n" + messages.help_text(command_name))
+            ack(text="I did not understand that.\n" + flows.help_text(user_id=user_id))
