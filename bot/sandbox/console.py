@@ -1,6 +1,6 @@
 """The sandbox page's HTTP server on 127.0.0.1: the page (`/`, `/static/<file>`) and the JSON API
-under /sandbox/api/ (state, command, view/submit, view/close, action, reaction) through which
-the page reads the workspace and acts as one of its people."""
+under /sandbox/api/: GET state, and the POST actions of console_api (command, view/submit,
+view/close, view/action, action, reaction, home/open) through which the page acts as a person."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from bot.sandbox.audit_view import AuditReader
+from bot.sandbox.console_api import BadRequest, Body, ConsoleActions
 from bot.sandbox.loopback import LoopbackServer
 from bot.sandbox.people import Person
 from bot.sandbox.slack_emulator import SlackEmulator
@@ -42,17 +43,6 @@ CONTENT_TYPES = {
 }
 JSON_TYPE = "application/json; charset=utf-8"
 
-Body = dict[str, Any]
-
-
-class BadRequest(Exception):
-    """A request the page should never send; answered 400 (or `status`) with `message`."""
-
-    def __init__(self, message: str, status: HTTPStatus = HTTPStatus.BAD_REQUEST) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-
 
 @dataclass(frozen=True)
 class ConsoleParts:
@@ -74,7 +64,7 @@ class SandboxConsole(LoopbackServer):
     ) -> None:
         self.parts = parts
         self.static_dir = static_dir
-        self._people = {person.id: person for person in parts.people}
+        self._actions = ConsoleActions(parts.workspace, parts.people)
         self._server = _Server(self, port)
         self._started = False
 
@@ -95,7 +85,7 @@ class SandboxConsole(LoopbackServer):
     # -- reading ---------------------------------------------------------------------------
 
     def state(self, user_id: str) -> Body:
-        self._person(user_id)
+        self._actions.person(user_id)
         parts = self.parts
         return {
             "slack": parts.slack.snapshot(user_id),
@@ -120,89 +110,7 @@ class SandboxConsole(LoopbackServer):
     # -- acting ----------------------------------------------------------------------------
 
     def act(self, name: str, body: Body) -> Outcome:
-        action = self._actions().get(name)
-        if action is None:
-            raise BadRequest(f"no such action: {name}", HTTPStatus.NOT_FOUND)
-        return action(body)
-
-    def _actions(self) -> dict[str, Callable[[Body], Outcome]]:
-        return {
-            "command": self._command,
-            "view/submit": self._submit_view,
-            "view/close": self._close_view,
-            "action": self._click,
-            "reaction": self._react,
-        }
-
-    def _command(self, body: Body) -> Outcome:
-        return self.parts.workspace.run_command(
-            user_id=self._user(body),
-            channel_id=_text(body, "channel"),
-            text=_optional_text(body, "text") or "",
-        )
-
-    def _submit_view(self, body: Body) -> Outcome:
-        return self.parts.workspace.submit_view(
-            user_id=self._user(body), view_id=_text(body, "view_id"), inputs=_inputs(body)
-        )
-
-    def _close_view(self, body: Body) -> Outcome:
-        return self.parts.workspace.close_view(
-            user_id=self._user(body), view_id=_text(body, "view_id")
-        )
-
-    def _click(self, body: Body) -> Outcome:
-        return self.parts.workspace.click(
-            user_id=self._user(body),
-            channel_id=_text(body, "channel"),
-            message_ts=_text(body, "ts"),
-            action_id=_text(body, "action_id"),
-            block_id=_text(body, "block_id"),
-            value=_optional_text(body, "value"),
-        )
-
-    def _react(self, body: Body) -> Outcome:
-        return self.parts.workspace.react(
-            user_id=self._user(body),
-            channel_id=_text(body, "channel"),
-            message_ts=_text(body, "ts"),
-            name=_text(body, "name").strip(":"),
-        )
-
-    def _user(self, body: Body) -> str:
-        return self._person(_text(body, "user")).id
-
-    def _person(self, user_id: str) -> Person:
-        person = self._people.get(user_id)
-        if person is None:
-            raise BadRequest(f"unknown user: {user_id!r}")
-        return person
-
-
-def _text(body: Body, name: str) -> str:
-    value = body.get(name)
-    if not isinstance(value, str) or not value:
-        raise BadRequest(f"missing or empty field: {name}")
-    return value
-
-
-def _optional_text(body: Body, name: str) -> str | None:
-    value = body.get(name)
-    if value is not None and not isinstance(value, str):
-        raise BadRequest(f"field {name} must be a string or null")
-    return value
-
-
-def _inputs(body: Body) -> dict[str, Any]:
-    """{block_id: str | null | [str, ...]}, as the page collects them from the modal."""
-    inputs = body.get("inputs")
-    if not isinstance(inputs, dict):
-        raise BadRequest("missing field: inputs (an object keyed by block_id)")
-    for block_id, value in inputs.items():
-        is_list = isinstance(value, list) and all(isinstance(item, str) for item in value)
-        if not (value is None or isinstance(value, str) or is_list):
-            raise BadRequest(f"input {block_id} must be a string, null or a list of strings")
-    return inputs
+        return self._actions.act(name, body)
 
 
 def _static_name(path: str) -> str | None:

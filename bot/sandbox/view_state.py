@@ -108,7 +108,17 @@ def _option(element: Element, value: str, block_id: str) -> dict[str, Any]:
     raise UnsupportedInput(f"{value!r} is not one of the options of {block_id}")
 
 
+def _files(_element: Element, entered: Any, block_id: str) -> dict[str, Any]:
+    """A file_input: the ids of files the person uploaded (SlackEmulator.add_file); none → []."""
+    if entered is _MISSING or entered is None:
+        return {"files": []}
+    if not isinstance(entered, list) or not all(isinstance(item, str) for item in entered):
+        raise UnsupportedInput(f"{block_id} takes a list of file ids")
+    return {"files": [{"id": file_id} for file_id in entered]}
+
+
 _BUILDERS: dict[str, Callable[[Element, Any, str], dict[str, Any]]] = {
+    "file_input": _files,
     **dict.fromkeys(_TEXT_TYPES, _text),
     **dict.fromkeys(_SINGLE_SELECTS, _single),
     **dict.fromkeys(_MULTI_SELECTS, _multi),

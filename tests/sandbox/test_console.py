@@ -4,6 +4,7 @@ refusals, the state's shape, and a whole request driven through the API against 
 from __future__ import annotations
 
 import http.client
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,12 +33,22 @@ from tests.harness import (
     running_bot,
 )
 
+TYPED_PASSWORD = "Tq7-vLm9-Xr2p"  # satisfies the bot's rules; must not come back after Back
+BACK = {"action_id": "preview_back", "block_id": "preview_back", "value": None}
 PEOPLE = (
     Person(REQUESTER, "Rita Requester", "rita@example.com", "requester", "asks"),
     Person(APPROVER, "Abe Approver", "abe@example.com", "approver", "decides"),
     Person(OUTSIDER, "Otto Outsider", "otto@example.com", "not allowed", "refused"),
 )
 UNREACHABLE_BOT = "http://127.0.0.1:9/slack/events"
+# A click in a view, as the page sends it.
+CLICK = {
+    "user": REQUESTER,
+    "view_id": "V1",
+    "action_id": "preview_back",
+    "block_id": "preview_back",
+    "value": None,
+}
 
 
 @contextmanager
@@ -252,6 +263,17 @@ def test_a_json_body_that_is_not_an_object_is_refused(idle_api):
         ("view/close", {"user": REQUESTER}, "missing or empty field: view_id"),
         ("action", {"user": REQUESTER, "channel": "C1", "ts": "1.0"}, "missing or empty field"),
         ("reaction", {"user": REQUESTER, "channel": "C1", "ts": "1.0"}, "missing or empty field"),
+        ("home/open", {}, "missing or empty field: user"),
+        ("home/open", {"user": "UNOBODY"}, "unknown user: 'UNOBODY'"),
+        (
+            "view/action",
+            {**CLICK, "view_id": ""},
+            "missing or empty field: view",
+        ),
+        ("view/action", {**CLICK, "action_id": None}, "missing or empty field"),
+        ("view/action", {**CLICK, "block_id": 7}, "missing or empty field"),
+        ("view/action", {**CLICK, "value": 3}, "field value must be"),
+        ("view/action", {**CLICK, "user": "UNOBODY"}, "unknown user: 'UNOBODY'"),
     ],
 )
 def test_missing_or_malformed_fields_are_refused_with_a_message(idle_api, action, body, message):
@@ -283,6 +305,24 @@ def test_a_foreign_host_header_is_refused(idle_api):
     response = idle_api.get("/", headers={"Host": "attacker.example:80"})
 
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("action", "body"),
+    [("home/open", {"user": REQUESTER}), ("view/action", CLICK)],
+)
+def test_the_home_and_view_routes_are_guarded_like_the_others(idle_api, action, body):
+    as_text = idle_api.post(
+        f"/sandbox/api/{action}",
+        content=json.dumps(body).encode(),
+        headers={"Content-Type": "text/plain"},
+    )
+    foreign = idle_api.post(
+        f"/sandbox/api/{action}", json=body, headers={"Host": "attacker.example:80"}
+    )
+
+    assert as_text.status_code == 415
+    assert foreign.status_code == 403
 
 
 def test_an_unreachable_bot_is_an_outcome_not_a_crash(idle_api):
@@ -320,9 +360,12 @@ def test_the_state_has_the_designed_shape(database_url, tmp_path):
 def test_a_request_goes_from_command_to_created_through_the_api(database_url, tmp_path):
     with bot_and_api(database_url, tmp_path) as (bot, api):
         view = open_request_form(bot, api)
-        submitted = post(
+        previewed = post(
             api, "view/submit", user=REQUESTER, view_id=view["id"], inputs=request_inputs()
         )
+        preview = state(api, REQUESTER)["slack"]["view"]
+        # The form became its confirmation step; its Submit stores the request.
+        submitted = post(api, "view/submit", user=REQUESTER, view_id=view["id"], inputs={})
         bot.wait()
         [approval] = channel(state(api, APPROVER), APPROVAL_CHANNEL)["messages"]
         block_id, button = approve_button(approval)
@@ -340,6 +383,8 @@ def test_a_request_goes_from_command_to_created_through_the_api(database_url, tm
         final = state(api, REQUESTER)
 
     assert view["view"]["callback_id"] == "create_sub_account"
+    assert previewed["result"] == "view_updated", previewed
+    assert preview["view"]["callback_id"] == "confirm_sub_account"
     assert submitted["ok"], submitted
     assert clicked == {"ok": True, "result": "delivered", "errors": {}, "message": ""}
     [request] = final["audit"]["requests"]
@@ -383,6 +428,85 @@ def test_field_errors_come_back_in_the_outcome_and_the_state(database_url, tmp_p
     assert outcome["result"] == "view_errors"
     assert "email" in outcome["errors"]
     assert shown["errors"] == outcome["errors"]
+
+
+def test_opening_the_home_puts_the_published_home_in_the_state(database_url, tmp_path):
+    with bot_and_api(database_url, tmp_path) as (bot, api):
+        request = bot.submit_ok(channel_id=ORIGIN_CHANNEL)
+        before = state(api, APPROVER)["slack"]["home"]
+        opened = post(api, "home/open", user=APPROVER)
+        bot.wait()
+        home = state(api, APPROVER)["slack"]["home"]
+        others = state(api, REQUESTER)["slack"]["home"]
+
+    assert before is None
+    assert opened == {"ok": True, "result": "delivered", "errors": {}, "message": ""}
+    assert home["view"]["type"] == "home"
+    block_ids = [block.get("block_id") for block in home["view"]["blocks"]]
+    assert f"home_decision_{request.id}" in block_ids
+    assert others is None, "a Home is published to the person who opened it only"
+
+
+def test_a_click_in_the_home_decides_through_the_api(database_url, tmp_path):
+    with bot_and_api(database_url, tmp_path) as (bot, api):
+        request = bot.submit_ok(channel_id=ORIGIN_CHANNEL)
+        post(api, "home/open", user=APPROVER)
+        bot.wait()
+        home = state(api, APPROVER)["slack"]["home"]
+        clicked = post(
+            api,
+            "view/action",
+            user=APPROVER,
+            view_id=home["id"],
+            action_id="home_approve_request",
+            block_id=f"home_decision_{request.id}",
+            value=None,
+        )
+        bot.wait()
+        final = state(api, APPROVER)
+
+    assert clicked["ok"], clicked
+    [row] = final["audit"]["requests"]
+    assert (row["status"], row["approver_id"]) == ("created", APPROVER)
+    assert "You approved request" in json.dumps(final["slack"]["home"]["view"])
+
+
+def test_back_in_the_preview_returns_the_form_as_typed_but_the_password(database_url, tmp_path):
+    typed = request_inputs(password=TYPED_PASSWORD, pay_mode="sub", options=["share_mc"])
+    with bot_and_api(database_url, tmp_path) as (bot, api):
+        view = open_request_form(bot, api)
+        post(api, "view/submit", user=REQUESTER, view_id=view["id"], inputs=typed)
+        clicked = post(api, "view/action", user=REQUESTER, view_id=view["id"], **BACK)
+        assert bot.slack.wait_until(
+            lambda: (
+                bot.slack.snapshot(REQUESTER)["view"]["view"]["callback_id"] == "create_sub_account"
+            ),
+            timeout=10,
+        ), "Back did not return the form"
+        form = state(api, REQUESTER)["slack"]["view"]
+
+    assert clicked["ok"], clicked
+    assert form["id"] == view["id"]
+    elements = {
+        block["block_id"]: block["element"]
+        for block in form["view"]["blocks"]
+        if block["type"] == "input"
+    }
+    assert elements["first_name"]["initial_value"] == "Jill"
+    assert elements["email"]["initial_value"] == "jill@example.com"
+    assert elements["reason"]["initial_value"] == "Onboarding a new partner"
+    assert elements["pay_mode"]["initial_option"]["value"] == "sub"
+    assert [item["value"] for item in elements["options"]["initial_options"]] == ["share_mc"]
+    assert "initial_value" not in elements["password"]
+    assert TYPED_PASSWORD not in json.dumps(form)
+
+
+def test_a_click_in_a_view_the_person_does_not_see_is_an_outcome(database_url, tmp_path):
+    with bot_and_api(database_url, tmp_path) as (_bot, api):
+        outcome = post(api, "view/action", user=REQUESTER, view_id="VNOPE", **BACK)
+
+    assert (outcome["ok"], outcome["result"]) == (False, "invalid")
+    assert "VNOPE" in outcome["message"]
 
 
 def test_an_outsider_is_refused_by_the_bot_not_the_console(database_url, tmp_path):

@@ -450,3 +450,14 @@ def test_state_values_refuse_what_slack_could_not_send(inputs, problem):
 
     with pytest.raises(UnsupportedInput, match=problem):
         state_values(view, inputs)
+
+
+def test_state_values_give_a_file_input_its_uploaded_file_ids():
+    view = {"blocks": [_input("upload", {"type": "file_input"})]}
+
+    assert state_values(view, {}) == {"upload": {"upload": {"type": "file_input", "files": []}}}
+    assert state_values(view, {"upload": ["F1"]}) == {
+        "upload": {"upload": {"type": "file_input", "files": [{"id": "F1"}]}}
+    }
+    with pytest.raises(UnsupportedInput, match="list of file ids"):
+        state_values(view, {"upload": "F1"})

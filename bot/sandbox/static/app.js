@@ -1,16 +1,19 @@
 // The sandbox page: polls the console's state, renders the Slack-like workspace for the chosen
-// person, and turns clicks and typing into the console's JSON API calls.
+// person (channels, DMs, the App Home), and turns clicks and typing into the console's JSON API.
 import { setupComposer } from "./composer.js";
 import { clear } from "./dom.js";
+import { homePane } from "./home.js";
 import { Modal } from "./modal.js";
 import { timeline } from "./messages.js";
 import { auditLog, guide, zoomReceived } from "./panel.js";
-import { channelEntries, personEntries, viewerChip } from "./sidebar.js";
+import { channelEntries, homeEntry, personEntries, viewerChip } from "./sidebar.js";
 import { confirmDialog, openPicker, toast } from "./widgets.js";
 
 const POLL_MS = 700;
 const DEFAULT_PERSON = "URILEY01";
 const DEFAULT_CHANNEL = "CREQUESTS";
+// Not a channel: the app's Home tab, shown in the channel pane.
+const HOME = "home";
 const TOPICS = {
   "zoom-requests": "Run /zoom-subaccount here to ask for a Zoom sub account.",
   "zoom-approvals":
@@ -26,6 +29,7 @@ const app = {
   keys: {},
   inFlight: false,
   again: false,
+  home: { opening: false, problem: null },
   seen: JSON.parse(localStorage.getItem("zoombot.seen") || "{}"),
   dismissed: new Set(JSON.parse(sessionStorage.getItem("zoombot.dismissed") || "[]")),
 };
@@ -133,7 +137,7 @@ function apply(data) {
     [...app.dismissed],
   ];
   if (changed("sidebar", [...base, data.people, timelineKey, app.seen])) renderSidebar();
-  if (changed("channel", [...base, timelineKey])) renderChannel();
+  if (changed("channel", [...base, timelineKey, slack.home, app.home])) renderChannel();
   if (changed("guide", [data.people, data.zoom?.scenarios, data.command])) renderGuide();
   if (changed("audit", [data.audit, slack.users])) renderAudit();
   if (changed("zoom", data.zoom?.received)) renderZoom();
@@ -142,6 +146,7 @@ function apply(data) {
 
 /** The shown channel must be one of this person's (a DM id belongs to one viewer). */
 function resolveChannel(slack) {
+  if (app.channelId === HOME) return;
   const channels = slack.channels ?? [];
   if (channels.some((channel) => channel.id === app.channelId)) return;
   const dm = channels.find((channel) => channel.kind === "im");
@@ -161,6 +166,7 @@ function context() {
     botId: slack.bot_user_id,
     channelId: app.channelId,
     act: clickButton,
+    actInView: clickInHome,
     react,
     pick: (message, anchor) =>
       openPicker($("picker"), anchor, (name) => addReaction(message, name)),
@@ -178,7 +184,10 @@ function renderSidebar() {
   const rooms = channels.filter((channel) => channel.kind !== "im");
   const dms = channels.filter((channel) => channel.kind === "im");
   clear($("channels")).append(...channelEntries(rooms, options));
-  clear($("dms")).append(...channelEntries(dms, options));
+  clear($("dms")).append(
+    ...channelEntries(dms, options),
+    homeEntry({ active: app.channelId === HOME, onSelect: () => setChannel(HOME) }),
+  );
   const people = app.data.people ?? [];
   clear($("people")).append(...personEntries(people, { me: app.me, onSelect: setMe }));
 }
@@ -206,6 +215,13 @@ function markSeen(channel) {
 }
 
 function renderChannel() {
+  const isHome = app.channelId === HOME;
+  document.querySelector(".composer-area").hidden = isHome;
+  $("messages").setAttribute("aria-label", isHome ? "App Home" : "Messages");
+  if (isHome) {
+    renderHome();
+    return;
+  }
   const slack = app.data.slack;
   const channel = (slack.channels ?? []).find((item) => item.id === app.channelId) ?? {
     id: app.channelId,
@@ -226,6 +242,14 @@ function renderChannel() {
   );
   keepPlace($("messages"), channel.id, () => timeline(channel, ephemerals, context()));
   markSeen(channel);
+}
+
+function renderHome() {
+  $("channel-title").textContent = "zoombot · Home";
+  $("channel-topic").textContent =
+    "Your requests, and those waiting for your decision, as zoombot last published them.";
+  clear($("viewer-chip")).append(...viewerChip(app.me, person(app.me)));
+  keepPlace($("messages"), HOME, () => homePane(app.data.slack.home, app.home, context()));
 }
 
 /** Re-renders the message list, keeping the scroll position (or the bottom) and the focus. */
@@ -298,6 +322,7 @@ function setMe(id) {
   app.keys = {};
   modal.update(null);
   $("picker").hidden = true;
+  if (app.channelId === HOME) openHome();
   refresh();
 }
 
@@ -305,8 +330,26 @@ function setChannel(id) {
   app.channelId = id;
   localStorage.setItem("zoombot.channel", id);
   updateUrl();
+  if (id === HOME) openHome();
   if (app.data) apply(app.data);
-  $("composer").focus();
+  if (id !== HOME) $("composer").focus();
+}
+
+/** As Slack does each time the tab is opened: app_home_opened, to which the bot answers by
+ * publishing the Home (views.publish) a moment later; the poll then shows it. */
+async function openHome() {
+  const asked = app.me;
+  app.home = { opening: true, problem: null };
+  let problem = null;
+  try {
+    const outcome = await post("home/open", {});
+    if (!outcome.ok) problem = `Opening the Home failed: ${outcome.message || outcome.result}`;
+  } catch (error) {
+    problem = `Could not reach the sandbox console: ${error.message}`;
+  }
+  if (asked !== app.me) return;
+  app.home = { opening: false, problem };
+  if (app.data) apply(app.data);
 }
 
 function updateUrl() {
@@ -316,22 +359,46 @@ function updateUrl() {
   history.replaceState(null, "", url);
 }
 
-async function clickButton(message, element, block, button) {
-  if (element.confirm && !(await confirmDialog($("confirm"), element.confirm))) return;
+function confirmed(element) {
+  return element.confirm ? confirmDialog($("confirm"), element.confirm) : Promise.resolve(true);
+}
+
+/** A button: its confirm dialog first, then one delivery (the button rests until answered). */
+async function press(element, button, deliver) {
+  if (!(await confirmed(element))) return;
   if (element.url) window.open(element.url, "_blank", "noopener");
-  // One click, one delivery: the button rests until the bot has answered.
   button.disabled = true;
   try {
-    await send("action", {
+    await deliver();
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function clickButton(message, element, block, button) {
+  return press(element, button, () =>
+    send("action", {
       channel: message.channel ?? app.channelId,
       ts: message.ts,
       action_id: element.action_id,
       block_id: block.block_id ?? null,
       value: element.value ?? null,
-    });
-  } finally {
-    button.disabled = false;
-  }
+    }),
+  );
+}
+
+/** A button in a view (the App Home, a modal): Slack names the view, not a message. */
+function viewClick(viewId, element, block) {
+  return {
+    view_id: viewId,
+    action_id: element.action_id,
+    block_id: block.block_id ?? null,
+    value: element.value ?? null,
+  };
+}
+
+function clickInHome(viewId, element, block, button) {
+  return press(element, button, () => send("view/action", viewClick(viewId, element, block)));
 }
 
 function react(message, name) {
@@ -361,6 +428,11 @@ function dismiss(ts) {
 const modal = new Modal($("modal-root"), {
   submit: (viewId, inputs) => post("view/submit", { view_id: viewId, inputs }),
   close: (viewId) => post("view/close", { view_id: viewId }),
+  action: (viewId, element, block) => {
+    if (element.url) window.open(element.url, "_blank", "noopener");
+    return post("view/action", viewClick(viewId, element, block));
+  },
+  confirm: confirmed,
 });
 modal.onHidden = () => $("composer").focus();
 
@@ -373,5 +445,6 @@ for (const button of document.querySelectorAll("[role=tab]"))
 localStorage.setItem("zoombot.as", app.me);
 updateUrl();
 showTab(app.tab);
-$("composer").focus();
+if (app.channelId === HOME) openHome();
+else $("composer").focus();
 loop();

@@ -24,7 +24,10 @@ const RENDERERS = {
 
 export function renderBlock(block, ctx) {
   const render = RENDERERS[block?.type];
-  return render ? render(block, ctx) : unknownBox("Block", block?.type ?? "(none)", block);
+  const node = render ? render(block, ctx) : unknownBox("Block", block?.type ?? "(none)", block);
+  // The bot's block ids stay visible to the page's tests and to anyone inspecting the page.
+  if (block?.block_id) node.dataset.blockId = block.block_id;
+  return node;
 }
 
 /** A text object: mrkdwn or plain_text. */

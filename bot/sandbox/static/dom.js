@@ -35,13 +35,15 @@ export function clear(node) {
 
 /** The raw JSON of something the sandbox cannot render, shown instead of silently dropped. */
 export function unknownBox(kind, type, json) {
+  return rawBox(`${kind} type ${type} is not rendered by the sandbox`, json);
+}
+
+/** A titled box with raw JSON: for whatever the page has no rendering of. */
+export function rawBox(title, json, testid = "unknown-block") {
   return h(
     "div",
-    { class: "unknown", testid: "unknown-block" },
-    h("div", {
-      class: "unknown-title",
-      text: `${kind} type ${type} is not rendered by the sandbox`,
-    }),
+    { class: "unknown", testid },
+    h("div", { class: "unknown-title", text: title }),
     h("pre", { class: "unknown-json", text: JSON.stringify(json, null, 2) }),
   );
 }

@@ -148,7 +148,37 @@ function choices(kind) {
   };
 }
 
+/** No uploads in the sandbox: the element is listed with a note, and nothing is sent for it. */
+function fileInput(element, { controlId, describedBy }) {
+  const accepts = (element.filetypes ?? []).map((type) => `.${type}`).join(", ");
+  const most = element.max_files;
+  const limits = [
+    accepts ? `accepts ${accepts}` : null,
+    most ? `at most ${most} file${most > 1 ? "s" : ""}` : null,
+  ].filter(Boolean);
+  const note = h(
+    "div",
+    {
+      class: "file-input-note",
+      id: controlId,
+      testid: controlId,
+      tabindex: "-1",
+      "aria-describedby": describedBy,
+    },
+    h("strong", { text: "File upload is not available in the sandbox: paste the CSV instead." }),
+    limits.length ? h("div", { class: "muted", text: `In Slack: ${limits.join("; ")}.` }) : null,
+    h(
+      "details",
+      { class: "file-input-json" },
+      h("summary", { text: "The file_input element" }),
+      h("pre", { class: "unknown-json", text: JSON.stringify(element, null, 2) }),
+    ),
+  );
+  return { node: note, reader: null, focus: null };
+}
+
 const ELEMENTS = {
+  file_input: fileInput,
   plain_text_input: textInput("text"),
   email_text_input: textInput("email"),
   url_text_input: textInput("url"),

@@ -1,7 +1,8 @@
 // A channel's timeline: messages with their blocks, reactions and thread replies, and the viewer's
 // ephemeral messages ("Only visible to you") in time order.
-import { avatarColor, h, initials, timeLabel } from "./dom.js";
+import { avatarColor, h, initials, rawBox, timeLabel } from "./dom.js";
 import { renderBlocks } from "./blocks.js";
+import { fileCards } from "./files.js";
 import { emojiNode, mrkdwn } from "./mrkdwn.js";
 
 /**
@@ -68,17 +69,53 @@ function header(message, who, extra) {
   );
 }
 
-/** Blocks when the message has them (as Slack shows), else its text as mrkdwn. */
+// What the timeline renders of a message (or an ephemeral); any other field is shown raw.
+const RENDERED_FIELDS = new Set([
+  ...["ts", "user", "text", "blocks", "edited", "thread_ts", "broadcast"],
+  ...["replies", "reactions", "files", "channel"],
+]);
+
+/** Blocks when the message has them (as Slack shows), else its text as mrkdwn; then its files
+ * and, raw, any field the page does not render (legacy attachments, …). */
 function content(message, ctx) {
   const blockCtx = {
     ...ctx,
     onAction: (element, block, button) => ctx.act(message, element, block, button),
   };
-  const body = message.blocks?.length
-    ? renderBlocks(message.blocks, blockCtx)
-    : mrkdwn(message.text, ctx);
-  if (message.edited) body.append(h("span", { class: "edited", text: " (edited)" }));
-  return body;
+  const hasText = String(message.text ?? "").trim() !== "";
+  let body = null;
+  if (message.blocks?.length) body = renderBlocks(message.blocks, blockCtx);
+  else if (hasText) body = mrkdwn(message.text, ctx);
+  const files = fileCards(message.files);
+  const extras = unrenderedFields(message);
+  if (!body && !files && !extras.length) {
+    body = rawBox("A message with nothing the sandbox can show", withoutReplies(message));
+  }
+  const edited = message.edited ? h("span", { class: "edited", text: " (edited)" }) : null;
+  // Inline after the text, as Slack shows it; on its own line after files only.
+  if (body && edited) body.append(edited);
+  return [
+    message.broadcast
+      ? h("div", { class: "broadcast", text: "replied to a thread and sent to the channel" })
+      : null,
+    body,
+    files,
+    body ? null : edited,
+    extras,
+  ];
+}
+
+function unrenderedFields(message) {
+  return Object.entries(message)
+    .filter(([key]) => !RENDERED_FIELDS.has(key))
+    .map(([key, value]) =>
+      rawBox(`Message field “${key}” is not rendered by the sandbox`, value, "unknown-field"),
+    );
+}
+
+function withoutReplies(message) {
+  const { replies: _replies, ...rest } = message;
+  return rest;
 }
 
 function messageNode(message, ctx, { reply = false, compact = false } = {}) {

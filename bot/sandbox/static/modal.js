@@ -1,5 +1,6 @@
 // The modal dialog: renders the bot's view, collects the person's input by block_id, shows the
-// bot's inline errors, and keeps what was typed when only the errors change.
+// bot's inline errors, keeps what was typed when only the errors change, and sends its buttons'
+// clicks (a preview's "Back") as clicks in that view.
 import { renderBlock } from "./blocks.js";
 import { clear, h } from "./dom.js";
 import { inputField } from "./inputs.js";
@@ -8,7 +9,11 @@ import { plainText } from "./mrkdwn.js";
 const REQUIRED = "Please complete this required field.";
 
 export class Modal {
-  /** root: an empty element; actions: {submit(viewId, inputs), close(viewId)} → Promise<Outcome>. */
+  /**
+   * root: an empty element; actions: {submit(viewId, inputs), close(viewId),
+   * action(viewId, element, block)} → Promise<Outcome>, and confirm(element) → Promise<boolean>
+   * (the button's confirm dialog; true when it has none).
+   */
   constructor(root, actions) {
     this.root = root;
     this.actions = actions;
@@ -121,16 +126,20 @@ export class Modal {
   }
 
   block(block, index, ctx) {
-    if (block.type !== "input") return renderBlock(block, { ...ctx, onAction: null });
+    if (block.type !== "input") {
+      const onAction = (element, where, button) => this.click(element, where, button);
+      return renderBlock(block, { ...ctx, onAction });
+    }
     const blockId = block.block_id ?? `block-${index}`;
     const field = inputField(block, blockId);
-    if (field.reader) this.fields.push(field);
+    // A field without a reader (a file_input) sends nothing but can still show the bot's error.
+    this.fields.push(field);
     return field.node;
   }
 
   collect() {
     const inputs = {};
-    for (const field of this.fields) inputs[field.blockId] = field.reader();
+    for (const field of this.fields) if (field.reader) inputs[field.blockId] = field.reader();
     return inputs;
   }
 
@@ -138,6 +147,7 @@ export class Modal {
   localErrors(inputs) {
     const errors = {};
     for (const field of this.fields) {
+      if (!field.reader) continue;
       const value = inputs[field.blockId];
       const empty = value === null || (Array.isArray(value) && value.length === 0);
       if (empty && !field.optional) errors[field.blockId] = REQUIRED;
@@ -165,6 +175,16 @@ export class Modal {
   async close() {
     if (this.busy || !this.open) return;
     await this.send(() => this.actions.close(this.viewId), null);
+  }
+
+  /** A button in the view: Slack sends it as a block_actions from this view; the bot may then
+   * update the view (the preview's Back returns the form). */
+  async click(element, block, button) {
+    if (this.busy || !this.open) return;
+    const viewId = this.viewId;
+    if (!(await this.actions.confirm(element))) return;
+    if (viewId !== this.viewId) return; // the view changed while the confirm dialog was up
+    await this.send(() => this.actions.action(viewId, element, block), button);
   }
 
   async send(request, button) {

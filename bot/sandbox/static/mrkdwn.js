@@ -57,6 +57,9 @@ export const EMOJI = {
   stopwatch: "⏱️",
   bell: "🔔",
   white_circle: "⚪",
+  rotating_light: "🚨",
+  page_facing_up: "📄",
+  house: "🏠",
 };
 
 export function emojiFor(name) {

@@ -36,7 +36,9 @@ export function guide({ people, scenarios, command, switchTo }) {
       h("b", { text: "#zoom-approvals" }),
       " click ",
       h("b", { text: "Approve" }),
-      " on the request, or react with ✅.",
+      " on the request, or react with ✅ — or decide it from zoombot's ",
+      h("b", { text: "Home" }),
+      " in the sidebar.",
     ],
     [
       "Watch the message update, the thread reply with the Zoom account id, Riley's DM from zoombot, the ",

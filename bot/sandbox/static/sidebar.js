@@ -1,5 +1,5 @@
-// The left sidebar: the channel list with unread badges, the DM with zoombot, and the
-// "You are" switcher listing the sandbox's people with their roles.
+// The left sidebar: the channel list with unread badges, the DM with zoombot and its App Home,
+// and the "You are" switcher listing the sandbox's people with their roles.
 import { avatarColor, h, initials } from "./dom.js";
 
 export function roleBadge(role) {
@@ -38,6 +38,23 @@ export function channelEntries(channels, { current, unread, onSelect }) {
     );
     return h("li", {}, button);
   });
+}
+
+/** The bot's App Home tab, under its DM as Slack lists an app's tabs. */
+export function homeEntry({ active, onSelect }) {
+  const button = h(
+    "button",
+    {
+      type: "button",
+      class: `nav-item nav-sub${active ? " active" : ""}`,
+      testid: "channel-home",
+      "aria-current": active ? "page" : null,
+      title: "zoombot's App Home: your requests, and those waiting for your decision",
+      onclick: onSelect,
+    },
+    h("span", { class: "nav-label" }, "⌂ Home"),
+  );
+  return h("li", {}, button);
 }
 
 export function personEntries(people, { me, onSelect }) {
