@@ -584,3 +584,49 @@ def test_the_page_is_answered_while_the_bot_is_still_working(tmp_path, static_di
 
     assert page.status_code == 200
     assert [outcome["ok"] for outcome in outcomes] == [True], outcomes
+
+
+def test_a_bulk_request_of_pasted_rows_goes_to_created_through_the_api(database_url, tmp_path):
+    rows = (
+        "first_name,last_name,email,reason\n"
+        "Ada,One,ada1@example.com,Wave\n"
+        "Bo,Two,bo2@example.com,Wave\n"
+    )
+    with bot_and_api(database_url, tmp_path) as (bot, api):
+        post(api, "command", user=REQUESTER, channel=ORIGIN_CHANNEL, text="bulk")
+        bot.slack.wait_for("views.open")
+        form = state(api, REQUESTER)["slack"]["view"]
+        checked = post(
+            api, "view/submit", user=REQUESTER, view_id=form["id"], inputs={"bulk_csv": rows}
+        )
+        preview = state(api, REQUESTER)["slack"]["view"]
+        submitted = post(api, "view/submit", user=REQUESTER, view_id=preview["id"], inputs={})
+        bot.wait()
+        [message] = channel(state(api, APPROVER), APPROVAL_CHANNEL)["messages"]
+        block_id, button = next(
+            (block["block_id"], element)
+            for block in message["blocks"]
+            for element in block.get("elements", [])
+            if element.get("action_id") == "approve_batch"
+        )
+        clicked = post(
+            api,
+            "action",
+            user=APPROVER,
+            channel=APPROVAL_CHANNEL,
+            ts=message["ts"],
+            action_id="approve_batch",
+            block_id=block_id,
+            value=button["value"],
+        )
+        bot.wait()
+        final = state(api, REQUESTER)
+
+    assert form["view"]["callback_id"] == "bulk_upload"
+    assert checked["ok"], checked
+    assert preview["view"]["callback_id"] == "bulk_preview"
+    assert submitted["ok"], submitted
+    assert clicked["ok"], clicked
+    statuses = {row["email"]: row["status"] for row in final["audit"]["requests"]}
+    assert statuses == {"ada1@example.com": "created", "bo2@example.com": "created"}
+    assert sorted(entry["status"] for entry in final["zoom"]["received"]) == [201, 201]
