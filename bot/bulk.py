@@ -1,6 +1,6 @@
 """Bulk onboarding: `/zoom-subaccount bulk` opens a form taking a CSV; every row is checked as the
 request form checks one request, shown per row, and the valid rows become one bulk request that
-is approved (or rejected) once. Listeners call one method here, as with bot/flows.py."""
+is approved (or rejected) once. Listeners call one method here, as with bot/flows/."""
 
 from __future__ import annotations
 

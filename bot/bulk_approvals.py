@@ -1,5 +1,6 @@
 """A bulk request's decision from Slack: a reaction or a click on its message, under the same
-rules as a single request (bot/flows.py), recorded once for all its rows (bot/bulk_decisions.py).
+rules as a single request (bot/flows/decisions.py), recorded once for all its rows
+(bot/bulk_decisions.py).
 """
 
 from __future__ import annotations

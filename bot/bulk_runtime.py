@@ -14,7 +14,7 @@ from bot.bulk import BulkFlows, BulkParts, BulkSettings
 from bot.bulk_approvals import BatchApprovals
 from bot.bulk_progress import BatchProgress
 from bot.config import Settings
-from bot.flows import Flows
+from bot.flows.common import FlowHooks
 from bot.passwords import PasswordVault
 from bot.policy import AccessPolicy
 from bot.slack.blocks import ApprovalSettings
@@ -66,11 +66,11 @@ def build_bulk(
     )
 
 
-def connect(bulk: Bulk, *, flows: Flows, tasks: BackgroundTasks) -> None:
+def connect(bulk: Bulk, *, hooks: FlowHooks, tasks: BackgroundTasks) -> None:
     """Reactions on a batch's message and finished batch rows reach the bulk side; its Slack
     calls run on the background pool."""
-    flows.on_batch_reaction = bulk.approvals.react
-    flows.on_batch_row_done = bulk.progress.row_done
+    hooks.on_batch_reaction = bulk.approvals.react
+    hooks.on_batch_row_done = bulk.progress.row_done
 
     def run_later(task: Callable[[int], None], batch_id: int) -> object:
         return tasks.submit(task, batch_id)

@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import history, workflow
 from bot.db.models import RequestStatus, SubaccountRequest
-from bot.flows import Choice, Flows
+from bot.flows.common import Choice
+from bot.flows.decisions import Decisions
 from bot.slack import messages
 from bot.slack.home_view import HomeContent, Waiting, home_view
 
@@ -102,18 +103,18 @@ class _Viewers:
 
 
 class HomeTab:
-    """Publishes Homes; its buttons decide through Flows exactly as the channel's buttons do."""
+    """Publishes Homes; its buttons decide through Decisions exactly as the channel's buttons do."""
 
     def __init__(
         self,
         *,
         sessions: sessionmaker[Session],
-        flows: Flows,
+        decisions: Decisions,
         client: WebClient,
         team_domain: str,
     ) -> None:
         self._sessions = sessions
-        self._flows = flows
+        self._decisions = decisions
         self._client = client
         self._team_domain = team_domain
         self._viewers = _Viewers()
@@ -124,7 +125,7 @@ class HomeTab:
         self.publish(user_id)
 
     def decide(self, *, user_id: str, request_id: int, choice: Choice) -> None:
-        told = self._flows.decide_in_view(request_id=request_id, user_id=user_id, choice=choice)
+        told = self._decisions.decide_in_view(request_id=request_id, user_id=user_id, choice=choice)
         notice = told if told is not None else self._decided(request_id, choice)
         self.publish(user_id, notice=notice)
 
@@ -145,8 +146,8 @@ class HomeTab:
             content,
             now=datetime.now(UTC),
             team_domain=self._team_domain,
-            command=self._flows.settings.slash_command,
-            required_approvals=self._flows.settings.required_approvals,
+            command=self._decisions.settings.slash_command,
+            required_approvals=self._decisions.settings.required_approvals,
             viewer_id=user_id,
             notice=notice,
         )
@@ -162,10 +163,10 @@ class HomeTab:
         return True
 
     def _content(self, user_id: str) -> HomeContent:
-        decides_any = self._flows.decides_any(user_id)
+        decides_any = self._decisions.decides_any(user_id)
 
         def may_decide(row: SubaccountRequest) -> bool:
-            return self._flows.may_decide(row, user_id=user_id, choice=Choice.APPROVE).allowed
+            return self._decisions.may_decide(row, user_id=user_id, choice=Choice.APPROVE).allowed
 
         with self._sessions() as session:
             return load_home(
@@ -186,7 +187,7 @@ class HomeTab:
         except SQLAlchemyError:
             return said + "."
         if row.status == RequestStatus.PENDING_APPROVAL:
-            needed = self._flows.settings.required_approvals
+            needed = self._decisions.settings.required_approvals
             return f"{said} ({approvals} of {needed} approvals); it waits for another approver."
         return f"{said}; it is now {row.status.replace('_', ' ')}."
 

@@ -20,7 +20,8 @@ from bot.bulk_runtime import Bulk, build_bulk, connect, with_bulk_sweep
 from bot.config import Settings
 from bot.db.migrate import upgrade_to_head
 from bot.db.session import make_engine, make_session_factory
-from bot.flows import Flows, FlowSettings
+from bot.flows import Flows, build_flows
+from bot.flows.common import FlowSettings
 from bot.home import HomeTab, team_domain_from_url
 from bot.jobs import ProvisioningWorker, new_instance_id
 from bot.passwords import PasswordVault, load_or_create_key
@@ -108,7 +109,7 @@ def build_runtime(settings: Settings, *, clock: Clock = utc_now) -> Runtime:
     notifier = Notifier(slack, approval=approval_settings(settings))
     policy = build_policy(settings, directory)
     vault = PasswordVault(encryption_key(settings))
-    flows = Flows(
+    flows = build_flows(
         settings=flow_settings(settings),
         sessions=sessions,
         policy=policy,
@@ -123,11 +124,11 @@ def build_runtime(settings: Settings, *, clock: Clock = utc_now) -> Runtime:
     # does not carry: auth.test's `url` names it once for the process.
     home = HomeTab(
         sessions=sessions,
-        flows=flows,
+        decisions=flows.decisions,
         client=slack,
         team_domain=team_domain_from_url(str(identity.get("url") or "")),
     )
-    flows.on_request_changed = home.request_changed
+    flows.hooks.on_request_changed = home.request_changed
     bulk = build_bulk(
         settings,
         sessions=sessions,
@@ -137,7 +138,7 @@ def build_runtime(settings: Settings, *, clock: Clock = utc_now) -> Runtime:
         vault=vault,
         approval=approval_settings(settings),
     )
-    connect(bulk, flows=flows, tasks=tasks)
+    connect(bulk, hooks=flows.hooks, tasks=tasks)
     secret = settings.slack_signing_secret
     bolt = create_app(
         client=slack,
@@ -180,14 +181,14 @@ def start_worker(
 ) -> ProvisioningWorker:
     worker = ProvisioningWorker(
         sessions=sessions,
-        run_job=flows.provision,
+        run_job=flows.outcomes.provision,
         instance_id=new_instance_id(),
         lease_seconds=settings.provision_lease_seconds,
         poll_seconds=settings.provision_poll_seconds,
         max_parallel=settings.provision_parallel,
         sweep=sweep,
     )
-    flows.on_job_due = worker.wake
+    flows.hooks.on_job_due = worker.wake
     worker.start()
     return worker
 

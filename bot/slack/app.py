@@ -61,11 +61,17 @@ def create_app(
         process_before_response=True,
         logger=_bolt_logger,
     )
-    commands.register(app, flows=flows, tasks=tasks, bulk=bulk.flows if bulk else None)
-    views.register(app, flows=flows)
-    actions.register(app, flows=flows, tasks=tasks)
-    events.register(app, flows=flows, tasks=tasks)
-    request_again.register(app, flows=flows, tasks=tasks)
+    commands.register(
+        app,
+        forms=flows.forms,
+        queries=flows.queries,
+        tasks=tasks,
+        bulk=bulk.flows if bulk else None,
+    )
+    views.register(app, forms=flows.forms)
+    actions.register(app, decisions=flows.decisions, tasks=tasks)
+    events.register(app, decisions=flows.decisions, tasks=tasks)
+    request_again.register(app, forms=flows.forms, tasks=tasks)
     home.register(app, home=home_tab, tasks=tasks)
     if bulk is not None:
         bulk_listeners.register(app, bulk=bulk, tasks=tasks)

@@ -8,13 +8,14 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.background import BackgroundTasks
-from bot.flows import Choice, Flows
+from bot.flows.common import Choice
+from bot.flows.decisions import Decisions
 from bot.slack import ids
 
 logger = logging.getLogger(__name__)
 
 
-def register(app: App, *, flows: Flows, tasks: BackgroundTasks) -> None:
+def register(app: App, *, decisions: Decisions, tasks: BackgroundTasks) -> None:
     def on_click(choice: Choice, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         value = str(action.get("value") or "")
@@ -25,7 +26,7 @@ def register(app: App, *, flows: Flows, tasks: BackgroundTasks) -> None:
         # The message the button is on: the decision must concern that message's request.
         message_ts = str((body.get("container") or {}).get("message_ts") or "") or None
         tasks.submit(
-            flows.decide,
+            decisions.decide,
             request_id=int(value),
             user_id=str(body["user"]["id"]),
             choice=choice,

@@ -9,7 +9,7 @@ from typing import Any
 from slack_bolt import App
 
 from bot.background import BackgroundTasks
-from bot.flows import Flows
+from bot.flows.decisions import Decisions
 
 
 class DeliveredEvents:
@@ -38,7 +38,7 @@ class DeliveredEvents:
             return True
 
 
-def register(app: App, *, flows: Flows, tasks: BackgroundTasks) -> None:
+def register(app: App, *, decisions: Decisions, tasks: BackgroundTasks) -> None:
     delivered = DeliveredEvents()
 
     @app.event("reaction_added")
@@ -50,7 +50,7 @@ def register(app: App, *, flows: Flows, tasks: BackgroundTasks) -> None:
         if not delivered.first_delivery(str(body.get("event_id") or "")):
             return
         tasks.submit(
-            flows.react,
+            decisions.react,
             user_id=str(event.get("user") or ""),
             reaction=str(event.get("reaction") or ""),
             channel_id=str(item.get("channel") or ""),

@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.background import BackgroundTasks
-from bot.flows import Choice
+from bot.flows.common import Choice
 from bot.home import HomeTab
 from bot.slack import ids
 

@@ -8,13 +8,13 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.background import BackgroundTasks
-from bot.flows import Flows
+from bot.flows.forms import RequestForms
 from bot.slack import ids
 
 logger = logging.getLogger(__name__)
 
 
-def register(app: App, *, flows: Flows, tasks: BackgroundTasks) -> None:
+def register(app: App, *, forms: RequestForms, tasks: BackgroundTasks) -> None:
     @app.action(ids.REQUEST_AGAIN_ACTION)
     def on_request_again(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
@@ -25,7 +25,7 @@ def register(app: App, *, flows: Flows, tasks: BackgroundTasks) -> None:
             return
         # views.open off the request path, as for the slash command; the trigger lives 3 s.
         tasks.submit(
-            flows.reopen_form,
+            forms.reopen_form,
             user_id=str(body["user"]["id"]),
             request_id=int(value),
             trigger_id=trigger_id,

@@ -7,17 +7,17 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.flows import Flows, Submission
+from bot.flows.forms import RequestForms, Submission
 from bot.slack import ids
 from bot.slack.modal import channel_from_metadata, notice_view, parse_state
 from bot.slack.preview_view import preview_view
 
 
-def register(app: App, *, flows: Flows) -> None:
+def register(app: App, *, forms: RequestForms) -> None:
     @app.view(ids.REQUEST_MODAL_CALLBACK)
     def on_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         state = view.get("state")
-        result = flows.preview(
+        result = forms.preview(
             user_id=str(body["user"]["id"]),
             channel_id=channel_from_metadata(str(view.get("private_metadata") or "")),
             raw=parse_state(state.get("values") if isinstance(state, dict) else None),
@@ -26,7 +26,7 @@ def register(app: App, *, flows: Flows) -> None:
 
     @app.view(ids.PREVIEW_CALLBACK)
     def on_confirm(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        result = flows.confirm(
+        result = forms.confirm(
             user_id=str(body["user"]["id"]), sealed=str(view.get("private_metadata") or "")
         )
         answer(ack, result)
@@ -36,7 +36,7 @@ def register(app: App, *, flows: Flows) -> None:
         ack()
         view = body.get("view")
         shown: dict[str, Any] = view if isinstance(view, dict) else {}
-        flows.back_to_form(
+        forms.back_to_form(
             user_id=str(body["user"]["id"]),
             sealed=str(shown.get("private_metadata") or ""),
             view_id=str(shown.get("id") or ""),

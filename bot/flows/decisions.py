@@ -1,0 +1,283 @@
+"""Approvals: a reaction, a button in the channel or on the App Home, checked against who may
+decide, recorded by the workflow, and told to the channel, the requester and the decider."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import workflow
+from bot.db.models import RequestStatus, SubaccountRequest
+from bot.flows.common import Choice, FlowHooks, FlowSettings, logger, record_event
+from bot.pending_notices import send_expired_dm
+from bot.policy import AccessPolicy, Verdict
+from bot.slack import messages
+from bot.slack.notifier import Notifier
+from bot.workflow import Decision, DecisionOutcome
+
+# How the person who decided is told what only they should see: an ephemeral in the channel
+# they clicked or reacted in, or the notice on their App Home.
+Tell = Callable[[str], object]
+
+
+class Decisions:
+    def __init__(
+        self,
+        *,
+        settings: FlowSettings,
+        sessions: sessionmaker[Session],
+        policy: AccessPolicy,
+        notifier: Notifier,
+        hooks: FlowHooks,
+        bot_user_id: str | None,
+        escalation: AccessPolicy | None = None,
+    ) -> None:
+        self.settings = settings
+        self._sessions = sessions
+        self._policy = policy
+        self._notifier = notifier
+        self._hooks = hooks
+        self._bot_user_id = bot_user_id
+        # ESCALATION_APPROVERS as approvers: they may decide a request once it is escalated.
+        self._escalation = escalation
+
+    def react(self, *, user_id: str, reaction: str, channel_id: str, ts: str) -> None:
+        try:
+            self._react(user_id=user_id, reaction=reaction, channel_id=channel_id, ts=ts)
+        except SQLAlchemyError as exc:
+            self._unavailable(exc, user_id=user_id, channel_id=channel_id)
+
+    def _unavailable(self, exc: SQLAlchemyError, *, user_id: str, channel_id: str) -> None:
+        logger.warning("a decision could not be recorded (%s)", type(exc).__name__)
+        self._notifier.ephemeral(
+            channel_id=channel_id,
+            user_id=user_id,
+            text=messages.unavailable_text() + " React or click again later.",
+        )
+
+    def _react(self, *, user_id: str, reaction: str, channel_id: str, ts: str) -> None:
+        choice = self._choice_for(reaction)
+        if choice is None or user_id == self._bot_user_id:
+            return
+        with self._sessions() as session:
+            row = workflow.find_by_message(session, channel_id=channel_id, ts=ts)
+        if row is None and self._hooks.on_batch_reaction(
+            user_id=user_id, choice=choice, channel_id=channel_id, ts=ts
+        ):
+            return
+        if row is None:
+            record_event(
+                self._sessions,
+                None,
+                "reaction_ignored",
+                actor_id=user_id,
+                detail={"reaction": reaction, "channel": channel_id, "ts": ts},
+            )
+            return
+        self._decide(request_id=row.id, user_id=user_id, choice=choice, channel_id=channel_id)
+
+    def _choice_for(self, reaction: str) -> Choice | None:
+        # Skin-tone variants arrive as "name::skin-tone-2".
+        name = reaction.split("::", 1)[0]
+        if name == self.settings.approve_reaction:
+            return Choice.APPROVE
+        if name == self.settings.reject_reaction:
+            return Choice.REJECT
+        return None
+
+    def decide(
+        self,
+        *,
+        request_id: int,
+        user_id: str,
+        choice: Choice,
+        channel_id: str,
+        message_ts: str | None = None,
+    ) -> None:
+        """A button click: `message_ts` is the message the clicked button is on."""
+        try:
+            self._decide(
+                request_id=request_id,
+                user_id=user_id,
+                choice=choice,
+                channel_id=channel_id,
+                message_ts=message_ts,
+            )
+        except SQLAlchemyError as exc:
+            self._unavailable(exc, user_id=user_id, channel_id=channel_id)
+
+    def decide_in_view(self, *, request_id: int, user_id: str, choice: Choice) -> str | None:
+        """A button on the App Home: the channel's rules and code path, without the message
+        check (a view has no message). Returns what only the clicker should be told, or None
+        when their decision was recorded and the channel says so."""
+        told: list[str] = []
+        try:
+            self._decide(
+                request_id=request_id,
+                user_id=user_id,
+                choice=choice,
+                channel_id="",
+                tell=told.append,
+            )
+        except SQLAlchemyError as exc:
+            logger.warning("a decision could not be recorded (%s)", type(exc).__name__)
+            return messages.unavailable_text() + " Click again later."
+        return "\n".join(told) or None
+
+    def decides_any(self, user_id: str) -> bool:
+        """On the approver list or the escalation approver list (the Home tab's question)."""
+        if self._policy.is_approver(user_id):
+            return True
+        return self._escalation is not None and self._escalation.is_approver(user_id)
+
+    def _decide(
+        self,
+        *,
+        request_id: int,
+        user_id: str,
+        choice: Choice,
+        channel_id: str,
+        message_ts: str | None = None,
+        tell: Tell | None = None,
+    ) -> None:
+        if tell is None:
+            tell = self._ephemeral_to(channel_id=channel_id, user_id=user_id)
+        with self._sessions() as session:
+            row = session.get(SubaccountRequest, request_id)
+        if row is None or row.status == RequestStatus.DENIED:
+            record_event(
+                self._sessions,
+                None if row is None else row.id,
+                f"{choice}_refused",
+                actor_id=user_id,
+                detail={"reason": "not a request this bot can decide", "request_id": request_id},
+            )
+            tell("That is not a request this bot can decide.")
+            return
+        if row.batch_id is not None:
+            # A row of a bulk request is decided with its batch, on the batch's message only.
+            reason = f"it is part of bulk request #{row.batch_id}; decide the whole batch"
+            decision = workflow.refuse(
+                self._sessions,
+                request_id=row.id,
+                actor_id=user_id,
+                action=str(choice),
+                reason=reason,
+            )
+        elif _on_another_message(row, channel_id=channel_id, message_ts=message_ts):
+            # Slack only sends the value the bot put on that message's button: a value naming
+            # another request is a forged or corrupted payload and decides nothing.
+            decision = workflow.refuse(
+                self._sessions,
+                request_id=row.id,
+                actor_id=user_id,
+                action=str(choice),
+                reason="that button is not on this request's message",
+            )
+        else:
+            decision = self._decision(row, user_id=user_id, choice=choice)
+        self._render_decision(decision, user_id=user_id, tell=tell)
+
+    def _ephemeral_to(self, *, channel_id: str, user_id: str) -> Tell:
+        return lambda text: self._notifier.ephemeral(
+            channel_id=channel_id, user_id=user_id, text=text
+        )
+
+    def _decision(self, row: SubaccountRequest, *, user_id: str, choice: Choice) -> Decision:
+        verdict = self.may_decide(row, user_id=user_id, choice=choice)
+        if not verdict.allowed:
+            return workflow.refuse(
+                self._sessions,
+                request_id=row.id,
+                actor_id=user_id,
+                action=str(choice),
+                reason=verdict.reason,
+            )
+        if choice == Choice.REJECT:
+            decision = workflow.reject(
+                self._sessions,
+                request_id=row.id,
+                rejecter_id=user_id,
+                ttl=self.settings.approval_ttl,
+            )
+        else:
+            decision = workflow.approve(
+                self._sessions,
+                request_id=row.id,
+                approver_id=user_id,
+                required_approvals=self.settings.required_approvals,
+                ttl=self.settings.approval_ttl,
+            )
+        if decision.outcome == DecisionOutcome.ALREADY_DECIDED:
+            # Nothing changes, but a decision attempt on a closed request is still audited.
+            status = decision.request.status.replace("_", " ")
+            record_event(
+                self._sessions,
+                row.id,
+                f"{choice}_refused",
+                actor_id=user_id,
+                detail={"reason": f"the request is already {status}"},
+            )
+        return decision
+
+    def may_decide(self, row: SubaccountRequest, *, user_id: str, choice: Choice) -> Verdict:
+        policies = [self._policy]
+        if row.escalated_at is not None and self._escalation is not None:
+            policies.append(self._escalation)
+        verdict = Verdict(allowed=False)
+        for policy in policies:
+            decide = policy.may_approve if choice == Choice.APPROVE else policy.may_reject
+            verdict = decide(user_id, requester_id=row.requester_id)
+            if verdict.allowed:
+                break
+        return verdict
+
+    def _render_decision(self, decision: Decision, *, user_id: str, tell: Tell) -> None:
+        row, outcome = decision.request, decision.outcome
+        private = _PRIVATE_ANSWERS.get(outcome)
+        if private is not None:
+            text = private.format(
+                reason=decision.reason, status=row.status.replace("_", " "), id=row.id
+            )
+            tell(text)
+            return
+        self._notifier.refresh_request(row, approvers=decision.approvers)
+        self._hooks.on_request_changed(row)
+        if outcome == DecisionOutcome.APPROVED:
+            # Wake the Zoom call now, not after the thread reply and DM: one Slack round trip
+            # before Zoom instead of four. After the update, so the outcome's update lands last.
+            self._hooks.on_job_due()
+        if outcome == DecisionOutcome.WAITING_FOR_MORE:
+            needed = self.settings.required_approvals
+            self._notifier.reply_in_thread(
+                row, f"<@{user_id}> approved ({len(decision.approvers)} of {needed} approvals)."
+            )
+            return
+        if outcome == DecisionOutcome.EXPIRED:
+            tell(f"Request #{row.id} expired before it was decided.")
+            send_expired_dm(self._notifier, row)
+            return
+        self._notifier.reply_in_thread(row, _THREAD_DECISIONS[outcome].format(user=user_id))
+        self._notifier.dm(user_id=row.requester_id, text=messages.decision_dm(row))
+
+
+def _on_another_message(row: SubaccountRequest, *, channel_id: str, message_ts: str | None) -> bool:
+    """True when a click comes from a message that is not the request's approval message."""
+    if message_ts is None or row.approval_ts is None:
+        return False  # a reaction (found by its message), or a request not yet posted
+    return (channel_id, message_ts) != (row.approval_channel_id, row.approval_ts)
+
+
+_PRIVATE_ANSWERS = {
+    DecisionOutcome.REFUSED: "You can't decide request #{id}: {reason}. (This was logged.)",
+    DecisionOutcome.ALREADY_DECIDED: "Request #{id} is already {status}; nothing changed.",
+    DecisionOutcome.ALREADY_APPROVED_BY_YOU: (
+        "You already approved request #{id}; it is waiting for another approver."
+    ),
+}
+_THREAD_DECISIONS = {
+    DecisionOutcome.APPROVED: ":white_check_mark: Approved by <@{user}>. Creating it in Zoom…",
+    DecisionOutcome.REJECTED: ":no_entry: Rejected by <@{user}>.",
+}

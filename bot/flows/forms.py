@@ -1,0 +1,259 @@
+"""The request form: the slash command's modal, its confirmation step, storing the request and
+announcing it for approval."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import request_again, workflow
+from bot.background import BackgroundTasks
+from bot.db.models import RequestStatus, SubaccountRequest
+from bot.flows.common import FlowHooks, FlowSettings, logger, record_event
+from bot.passwords import PasswordVault
+from bot.policy import AccessPolicy, Verdict
+from bot.preview import Preview, PreviewError, Previews, PreviewTooLargeError
+from bot.slack import messages
+from bot.slack.modal import request_modal
+from bot.slack.notifier import Notifier
+from bot.slack.preview_view import filled_form, start_again_text, start_again_view
+from bot.validation import InvalidRequestError, RequestInput, ValidRequest, validate_request
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What the modal's ack should say: field errors, a refusal, or the stored request id."""
+
+    errors: dict[str, str] | None = None
+    refusal: str | None = None
+    unavailable: bool = False  # the database could not be reached; nothing was stored
+    request_id: int | None = None
+    preview: Preview | None = None  # the confirmation step to show; nothing was stored yet
+    start_again: bool = False  # the confirmation step could not be used; nothing was stored
+
+
+class RequestForms:
+    def __init__(
+        self,
+        *,
+        settings: FlowSettings,
+        sessions: sessionmaker[Session],
+        policy: AccessPolicy,
+        notifier: Notifier,
+        vault: PasswordVault,
+        tasks: BackgroundTasks,
+        hooks: FlowHooks,
+    ) -> None:
+        self.settings = settings
+        self._sessions = sessions
+        self._policy = policy
+        self._notifier = notifier
+        self._vault = vault
+        self._tasks = tasks
+        self._hooks = hooks
+        self._previews = Previews(
+            vault=vault,
+            policy=policy,
+            approval_channel=settings.approval_channel,
+            required_approvals=settings.required_approvals,
+        )
+
+    # -- the slash command ------------------------------------------------------------------
+
+    def open_form(
+        self, *, user_id: str, channel_id: str, trigger_id: str, response_url: str
+    ) -> None:
+        verdict = self._policy.may_request(user_id)
+        if not verdict.allowed:
+            try:
+                with self._sessions.begin() as session:
+                    workflow.record_denied(
+                        session,
+                        requester_id=user_id,
+                        channel_id=channel_id,
+                        attempted="slash_command",
+                        reason=verdict.reason,
+                    )
+            except SQLAlchemyError as exc:
+                # The refusal still reaches the person; the log keeps what the table could not.
+                logger.warning("denied %s but could not log it (%s)", user_id, type(exc).__name__)
+            self._notifier.respond(response_url=response_url, text=messages.denied_request_text())
+            return
+        view = request_modal(channel_id=channel_id, require_reason=self.settings.require_reason)
+        self._notifier.open_modal(trigger_id=trigger_id, view=view)
+
+    def reopen_form(self, *, user_id: str, request_id: int, trigger_id: str) -> None:
+        """Reopen the form filled in: the "Request again" button on an expired request's DM."""
+        request_again.reopen_form(
+            sessions=self._sessions,
+            policy=self._policy,
+            notifier=self._notifier,
+            require_reason=self.settings.require_reason,
+            user_id=user_id,
+            request_id=request_id,
+            trigger_id=trigger_id,
+        )
+
+    # -- the modal --------------------------------------------------------------------------
+
+    def preview(self, *, user_id: str, channel_id: str | None, raw: RequestInput) -> Submission:
+        """The form's submit: checked as submit() checks it but nothing is stored (a refusal is
+        still logged); a valid request is answered with its confirmation step (bot/preview.py)."""
+        try:
+            request = validate_request(raw, require_reason=self.settings.require_reason)
+        except InvalidRequestError as invalid:
+            return Submission(errors=invalid.errors)
+        verdict = self._policy.may_request(user_id)
+        if not verdict.allowed:
+            return self._checked_store(
+                user_id=user_id, channel_id=channel_id, request=request, verdict=verdict
+            )
+        try:
+            shown = self._previews.build(
+                user_id=user_id, channel_id=channel_id, raw=raw, request=request
+            )
+        except PreviewTooLargeError as too_large:
+            return Submission(errors=too_large.errors)
+        return Submission(preview=shown)
+
+    def confirm(self, *, user_id: str, sealed: str) -> Submission:
+        """The confirmation step's Submit: the values it showed go through submit() unchanged."""
+        command = self.settings.slash_command
+        try:
+            draft = self._previews.open(user_id=user_id, sealed=sealed)
+        except PreviewError as stale:
+            logger.warning("a confirmation step was refused (%s)", type(stale).__name__)
+            return Submission(refusal=start_again_text(stale, command=command), start_again=True)
+        result = self.submit(
+            user_id=user_id, channel_id=draft.channel_id, raw=draft.raw, previewed_at=draft.made_at
+        )
+        if result.errors:
+            # The checks changed since the preview (a new release or setting): nothing stored.
+            problems = "; ".join(f"{name}: {text}" for name, text in sorted(result.errors.items()))
+            return Submission(refusal=start_again_text(problems, command=command), start_again=True)
+        return result
+
+    def back_to_form(self, *, user_id: str, sealed: str, view_id: str, view_hash: str) -> None:
+        """The confirmation step's Back: the form again, filled in but for the password."""
+        try:
+            draft = self._previews.open(user_id=user_id, sealed=sealed)
+        except PreviewError as stale:
+            view = start_again_view(stale, command=self.settings.slash_command)
+        else:
+            view = filled_form(draft, require_reason=self.settings.require_reason)
+        self._tasks.submit(
+            self._notifier.update_view, view_id=view_id, view_hash=view_hash or None, view=view
+        )
+
+    def submit(
+        self,
+        *,
+        user_id: str,
+        channel_id: str | None,
+        raw: RequestInput,
+        previewed_at: datetime | None = None,
+    ) -> Submission:
+        """Validate, authorize again (the allowlist may have changed), store, then announce.
+        `previewed_at`: when the person was shown these values' confirmation step."""
+        try:
+            request = validate_request(raw, require_reason=self.settings.require_reason)
+        except InvalidRequestError as invalid:
+            return Submission(errors=invalid.errors)
+        verdict = self._policy.may_request(user_id)
+        return self._checked_store(
+            user_id=user_id,
+            channel_id=channel_id,
+            request=request,
+            verdict=verdict,
+            previewed_at=previewed_at,
+        )
+
+    def _checked_store(
+        self,
+        *,
+        user_id: str,
+        channel_id: str | None,
+        request: ValidRequest,
+        verdict: Verdict,
+        previewed_at: datetime | None = None,
+    ) -> Submission:
+        try:
+            return self._store(
+                user_id=user_id,
+                channel_id=channel_id,
+                request=request,
+                allowed=verdict.allowed,
+                reason=verdict.reason,
+                previewed_at=previewed_at,
+            )
+        except SQLAlchemyError as exc:
+            logger.warning("could not store a request (%s)", type(exc).__name__)
+            return Submission(refusal=messages.unavailable_text(), unavailable=True)
+
+    def _store(
+        self,
+        *,
+        user_id: str,
+        channel_id: str | None,
+        request: ValidRequest,
+        allowed: bool,
+        reason: str,
+        previewed_at: datetime | None,
+    ) -> Submission:
+        with self._sessions.begin() as session:
+            if not allowed:
+                workflow.record_denied(
+                    session,
+                    requester_id=user_id,
+                    channel_id=channel_id,
+                    attempted="modal_submission",
+                    reason=reason,
+                )
+                return Submission(refusal=messages.denied_request_text())
+            row = workflow.submit_request(
+                session,
+                requester_id=user_id,
+                channel_id=channel_id,
+                request=request,
+                vault=self._vault,
+                required_approvals=self.settings.required_approvals,
+                previewed_at=previewed_at,
+            )
+            request_id = row.id
+        self._tasks.submit(self.announce, request_id)
+        return Submission(request_id=request_id)
+
+    def announce(self, request_id: int) -> None:
+        """Post the request for approval; with no approval required, go straight to Zoom."""
+        with self._sessions() as session:
+            row = session.get_one(SubaccountRequest, request_id)
+        channel_id = self.settings.approval_channel or row.channel_id
+        ts = None
+        if channel_id:
+            ts = self._notifier.post_request(channel_id=channel_id, row=row, approvers=[])
+        if channel_id and ts:
+            with self._sessions.begin() as session:
+                workflow.attach_approval_message(
+                    session, request_id=request_id, channel_id=channel_id, ts=ts
+                )
+            row.approval_channel_id, row.approval_ts = channel_id, ts
+        else:
+            record_event(self._sessions, request_id, "post_failed", detail={"channel": channel_id})
+        self._notifier.dm(user_id=row.requester_id, text=self._submitted_dm(row, channel_id, ts))
+        if row.status == RequestStatus.PROVISIONING:
+            with self._sessions.begin() as session:
+                workflow.release_job(session, request_id=request_id)
+            self._hooks.on_job_due()
+
+    def _submitted_dm(self, row: SubaccountRequest, channel_id: str | None, ts: str | None) -> str:
+        if not ts:
+            return (
+                f":warning: Your request #{row.id} is saved, but the bot could not post it for "
+                "approval (is the bot in the approval channel?). Ask an admin."
+            )
+        if row.status == RequestStatus.PROVISIONING:
+            return f"Your request #{row.id} needs no approval; creating it in Zoom now."
+        return f"Your request #{row.id} was sent for approval in <#{channel_id}>."
