@@ -45,8 +45,12 @@ def outcome_text(result: ProvisionResult) -> str:
     error = result.error
     if error is None:
         return f"Request #{row.id} ended as {row.status}."
-    icon = ":grey_question:" if not error.outcome_known else ":warning:"
-    return f"{icon} *Zoom did not confirm the account.* {escape(error.plain_words())}{_code(row)}"
+    # A refusal is certain; an unknown outcome must not read as one (the account may exist).
+    if error.outcome_known:
+        heading = ":warning: *Zoom did not create the account.*"
+    else:
+        heading = ":grey_question: *Zoom did not confirm the account.*"
+    return f"{heading} {escape(error.plain_words())}{_code(row)}"
 
 
 def _code(row: SubaccountRequest) -> str:

@@ -120,6 +120,9 @@ def test_409_1005_email_already_used_fails_in_plain_words(bot):
     assert text.startswith(f"Request #{second.id}: ")
     assert "That email address is already used by a Zoom account." in text
     assert "HTTP 409, Zoom code 1005" in text
+    # A certain refusal reads as one, never as the unknown outcome's "did not confirm".
+    assert "*Zoom did not create the account.*" in text
+    assert "did not confirm" not in text
     assert len(bot.zoom.account_posts) == 2
 
 
@@ -248,6 +251,7 @@ def test_500_leaves_the_request_unknown_after_one_post(bot):
     assert final.password_ciphertext is None
     assert len(bot.zoom.account_posts) == 1
     assert "Zoom had an internal error." in text
+    assert "*Zoom did not confirm the account.*" in text
     assert "check Zoom" in text
     assert "before trying again" in text
 
