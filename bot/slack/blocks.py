@@ -165,23 +165,45 @@ def _headline(row: SubaccountRequest) -> str:
 
 
 def _decision_buttons(request_id: int) -> ActionsBlock:
-    return ActionsBlock(
+    return decision_buttons(
         block_id="decision",
+        approve_text="Approve",
+        approve_action_id=ids.APPROVE_ACTION,
+        reject_action_id=ids.REJECT_ACTION,
+        value=str(request_id),
+        confirm_title="Reject this request?",
+        confirm_text="The requester is told; this cannot be undone.",
+    )
+
+
+def decision_buttons(
+    *,
+    block_id: str,
+    approve_text: str,
+    approve_action_id: str,
+    reject_action_id: str,
+    value: str,
+    confirm_title: str,
+    confirm_text: str,
+) -> ActionsBlock:
+    """Approve and Reject buttons carrying `value`; Reject asks to confirm first."""
+    return ActionsBlock(
+        block_id=block_id,
         elements=[
             ButtonElement(
-                text="Approve",
-                action_id=ids.APPROVE_ACTION,
-                value=str(request_id),
+                text=approve_text,
+                action_id=approve_action_id,
+                value=value,
                 style="primary",
             ),
             ButtonElement(
                 text="Reject",
-                action_id=ids.REJECT_ACTION,
-                value=str(request_id),
+                action_id=reject_action_id,
+                value=value,
                 style="danger",
                 confirm=ConfirmObject(
-                    title="Reject this request?",
-                    text="The requester is told; this cannot be undone.",
+                    title=confirm_title,
+                    text=confirm_text,
                     confirm="Reject",
                     deny="Cancel",
                 ),

@@ -6,8 +6,6 @@ from __future__ import annotations
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
-    ButtonElement,
-    ConfirmObject,
     ContextBlock,
     HeaderBlock,
     MarkdownTextObject,
@@ -17,7 +15,15 @@ from slack_sdk.models.blocks import (
 from bot.bulk_tracking import BatchCounts, BatchSummary
 from bot.db.models import BatchStatus, RequestBatch
 from bot.slack import bulk_ids as ids
-from bot.slack.blocks import ApprovalSettings, Rendered, escape, fit, mention, slack_date
+from bot.slack.blocks import (
+    ApprovalSettings,
+    Rendered,
+    decision_buttons,
+    escape,
+    fit,
+    mention,
+    slack_date,
+)
 
 SHOWN_EMAILS = 5
 
@@ -94,28 +100,14 @@ def _headline(batch: RequestBatch, counts: BatchCounts) -> str:
 
 
 def _decision_buttons(batch_id: int, total: int) -> ActionsBlock:
-    return ActionsBlock(
+    return decision_buttons(
         block_id="batch_decision",
-        elements=[
-            ButtonElement(
-                text=f"Approve all {total}",
-                action_id=ids.APPROVE_BATCH_ACTION,
-                value=str(batch_id),
-                style="primary",
-            ),
-            ButtonElement(
-                text="Reject",
-                action_id=ids.REJECT_BATCH_ACTION,
-                value=str(batch_id),
-                style="danger",
-                confirm=ConfirmObject(
-                    title="Reject the whole batch?",
-                    text="No account of it is created; the requester is told.",
-                    confirm="Reject",
-                    deny="Cancel",
-                ),
-            ),
-        ],
+        approve_text=f"Approve all {total}",
+        approve_action_id=ids.APPROVE_BATCH_ACTION,
+        reject_action_id=ids.REJECT_BATCH_ACTION,
+        value=str(batch_id),
+        confirm_title="Reject the whole batch?",
+        confirm_text="No account of it is created; the requester is told.",
     )
 
 

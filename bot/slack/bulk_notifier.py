@@ -8,12 +8,12 @@ import logging
 from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.bulk_tracking import BatchSummary
 from bot.db.models import RequestBatch
 from bot.slack.blocks import ApprovalSettings
 from bot.slack.bulk_blocks import batch_message
+from bot.slack.notifier import call_slack, post_approval_message
 
 logger = logging.getLogger(__name__)
 
@@ -25,26 +25,9 @@ class BatchNotifier:
 
     def post(self, *, channel_id: str, batch: RequestBatch, summary: BatchSummary) -> str | None:
         rendered = batch_message(batch, summary, settings=self._approval)
-        response = _call(
-            "chat.postMessage",
-            self._client.chat_postMessage,
-            channel=channel_id,
-            text=rendered.text,
-            blocks=rendered.blocks,
-            unfurl_links=False,
+        return post_approval_message(
+            self._client, self._approval, rendered, channel_id=channel_id, log=logger
         )
-        if response is None:
-            return None
-        ts = str(response["ts"])
-        for reaction in (self._approval.approve_reaction, self._approval.reject_reaction):
-            _call(
-                "reactions.add",
-                self._client.reactions_add,
-                channel=channel_id,
-                timestamp=ts,
-                name=reaction,
-            )
-        return ts
 
     def refresh(self, batch: RequestBatch, summary: BatchSummary) -> bool:
         if not (batch.approval_channel_id and batch.approval_ts):
@@ -74,11 +57,4 @@ class BatchNotifier:
 
 
 def _call(method: str, function: Any, **arguments: Any) -> Any:
-    try:
-        return function(**arguments)
-    except SlackApiError as exc:
-        error = exc.response.get("error") if exc.response is not None else "unknown"
-        logger.warning("Slack %s failed: %s", method, error)
-    except (OSError, SlackClientError) as exc:
-        logger.warning("Slack %s failed: %s", method, type(exc).__name__)
-    return None
+    return call_slack(logger, method, function, **arguments)

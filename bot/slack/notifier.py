@@ -15,7 +15,7 @@ from slack_sdk.models.views import View
 from slack_sdk.webhook import WebhookClient
 
 from bot.db.models import SubaccountRequest
-from bot.slack.blocks import ApprovalSettings, request_message
+from bot.slack.blocks import ApprovalSettings, Rendered, request_message
 from bot.slack.uploads import Upload, upload_file
 
 logger = logging.getLogger(__name__)
@@ -39,26 +39,9 @@ class Notifier:
         self, *, channel_id: str, row: SubaccountRequest, approvers: list[str]
     ) -> str | None:
         rendered = request_message(row, approvers=approvers, settings=self._approval)
-        response = self._call_for(
-            "chat.postMessage",
-            self._client.chat_postMessage,
-            channel=channel_id,
-            text=rendered.text,
-            blocks=rendered.blocks,
-            unfurl_links=False,
+        return post_approval_message(
+            self._client, self._approval, rendered, channel_id=channel_id, log=logger
         )
-        if response is None:
-            return None
-        ts = str(response["ts"])
-        for reaction in (self._approval.approve_reaction, self._approval.reject_reaction):
-            self._call(
-                "reactions.add",
-                self._client.reactions_add,
-                channel=channel_id,
-                timestamp=ts,
-                name=reaction,
-            )
-        return ts
 
     def refresh_request(
         self, row: SubaccountRequest, *, approvers: list[str], outcome: str | None = None
@@ -162,11 +145,50 @@ class Notifier:
         return self._call_for(method, function, **arguments) is not None
 
     def _call_for(self, method: str, function: Any, **arguments: Any) -> Any:
-        try:
-            return function(**arguments)
-        except SlackApiError as exc:
-            error = exc.response.get("error") if exc.response is not None else "unknown"
-            logger.warning("Slack %s failed: %s", method, error)
-        except (OSError, SlackClientError) as exc:
-            logger.warning("Slack %s failed: %s", method, type(exc).__name__)
+        return call_slack(logger, method, function, **arguments)
+
+
+def post_approval_message(
+    client: WebClient,
+    approval: ApprovalSettings,
+    rendered: Rendered,
+    *,
+    channel_id: str,
+    log: logging.Logger,
+) -> str | None:
+    """Post `rendered` and add the approve and reject reactions under it; its ts, None if the
+    post failed (a failed reaction is only logged)."""
+    response = call_slack(
+        log,
+        "chat.postMessage",
+        client.chat_postMessage,
+        channel=channel_id,
+        text=rendered.text,
+        blocks=rendered.blocks,
+        unfurl_links=False,
+    )
+    if response is None:
         return None
+    ts = str(response["ts"])
+    for reaction in (approval.approve_reaction, approval.reject_reaction):
+        call_slack(
+            log,
+            "reactions.add",
+            client.reactions_add,
+            channel=channel_id,
+            timestamp=ts,
+            name=reaction,
+        )
+    return ts
+
+
+def call_slack(log: logging.Logger, method: str, function: Any, /, **arguments: Any) -> Any:
+    """`function(**arguments)`'s response, or None with Slack's error code logged to `log`."""
+    try:
+        return function(**arguments)
+    except SlackApiError as exc:
+        error = exc.response.get("error") if exc.response is not None else "unknown"
+        log.warning("Slack %s failed: %s", method, error)
+    except (OSError, SlackClientError) as exc:
+        log.warning("Slack %s failed: %s", method, type(exc).__name__)
+    return None
