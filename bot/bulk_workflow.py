@@ -21,9 +21,9 @@ from bot.db.models import (
     RequestStatus,
     SubaccountRequest,
 )
-from bot.passwords import PasswordVault, PasswordVaultError, generate_password
+from bot.passwords import PasswordVault, PasswordVaultError
 from bot.validation import ValidRequest
-from bot.workflow import ANNOUNCE_HOLD, HOLD_FOR_ANNOUNCE
+from bot.workflow import HOLD_FOR_ANNOUNCE, new_request_row
 
 DRAFT_TTL = timedelta(minutes=15)
 OPEN_STATUSES = (RequestStatus.PENDING_APPROVAL, RequestStatus.PROVISIONING)
@@ -164,33 +164,15 @@ def _add_children(
     vault: PasswordVault,
     required_approvals: int,
 ) -> None:
-    status = RequestStatus.PENDING_APPROVAL if required_approvals else RequestStatus.PROVISIONING
-    # As for one request: with no approval needed, the jobs wait for the batch's message.
-    hold = (
-        {}
-        if required_approvals
-        else {
-            "claimed_by": HOLD_FOR_ANNOUNCE,
-            "claim_expires_at": datetime.now(UTC) + ANNOUNCE_HOLD,
-        }
-    )
     children = [
-        SubaccountRequest(
-            status=status,
+        new_request_row(
+            request,
             requester_id=batch.requester_id,
             channel_id=batch.channel_id,
-            first_name=request.first_name,
-            last_name=request.last_name,
-            email=request.email,
-            account_name=request.account_name,
-            sub_reseller_id=request.sub_reseller_id,
-            options=request.options or None,
-            reason=request.reason,
-            password_ciphertext=vault.encrypt(request.password or generate_password()),
-            password_generated=request.password is None,
+            vault=vault,
+            required_approvals=required_approvals,
             batch_id=batch.id,
             batch_row=row,
-            **hold,
         )
         for row, request in rows
     ]

@@ -57,6 +57,46 @@ def record_denied(
     return row
 
 
+def new_request_row(
+    request: ValidRequest,
+    *,
+    requester_id: str,
+    channel_id: str | None,
+    vault: PasswordVault,
+    required_approvals: int,
+    **extra: Any,
+) -> SubaccountRequest:
+    """The row of one valid request (of a batch too: `extra` holds batch_id/batch_row), its
+    password encrypted and generated when none was given; not yet added to a session."""
+    status = RequestStatus.PENDING_APPROVAL if required_approvals else RequestStatus.PROVISIONING
+    # With no approval needed the job is held until its approval message is posted (see
+    # release_job), so the outcome can update that message; the hold lapses if posting dies.
+    hold = (
+        {}
+        if required_approvals
+        else {
+            "claimed_by": HOLD_FOR_ANNOUNCE,
+            "claim_expires_at": datetime.now(UTC) + ANNOUNCE_HOLD,
+        }
+    )
+    return SubaccountRequest(
+        status=status,
+        requester_id=requester_id,
+        channel_id=channel_id,
+        first_name=request.first_name,
+        last_name=request.last_name,
+        email=request.email,
+        account_name=request.account_name,
+        sub_reseller_id=request.sub_reseller_id,
+        options=request.options or None,
+        reason=request.reason,
+        password_ciphertext=vault.encrypt(request.password or generate_password()),
+        password_generated=request.password is None,
+        **hold,
+        **extra,
+    )
+
+
 def submit_request(
     session: Session,
     *,
@@ -69,32 +109,12 @@ def submit_request(
 ) -> SubaccountRequest:
     """Store a valid request, its password encrypted; with no approvals needed it is approved.
     `previewed_at` (when the requester saw the confirmation step) goes in the event's detail."""
-    password = request.password or generate_password()
-    status = RequestStatus.PENDING_APPROVAL if required_approvals else RequestStatus.PROVISIONING
-    # With no approval needed the job is held until its approval message is posted (see
-    # release_job), so the outcome can update that message; the hold lapses if posting dies.
-    hold = (
-        {}
-        if required_approvals
-        else {
-            "claimed_by": HOLD_FOR_ANNOUNCE,
-            "claim_expires_at": datetime.now(UTC) + ANNOUNCE_HOLD,
-        }
-    )
-    row = SubaccountRequest(
-        status=status,
+    row = new_request_row(
+        request,
         requester_id=requester_id,
         channel_id=channel_id,
-        first_name=request.first_name,
-        last_name=request.last_name,
-        email=request.email,
-        account_name=request.account_name,
-        sub_reseller_id=request.sub_reseller_id,
-        options=request.options or None,
-        reason=request.reason,
-        password_ciphertext=vault.encrypt(password),
-        password_generated=request.password is None,
-        **hold,
+        vault=vault,
+        required_approvals=required_approvals,
     )
     session.add(row)
     session.flush()
