@@ -2,10 +2,43 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 from http.server import ThreadingHTTPServer
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
+
+
+class KeepAliveHTTPServer(ThreadingHTTPServer):
+    """For handlers speaking HTTP/1.1 (`protocol_version`), whose clients keep connections
+    open: server_close() also ends those, or their handler threads would wait on them forever
+    (and a client could still be answered by a closed fake)."""
+
+    daemon_threads = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def server_close(self) -> None:
+        super().server_close()
+        with self._open_lock:
+            still_open = list(self._open)
+        for connection in still_open:
+            with contextlib.suppress(OSError):  # already gone
+                connection.shutdown(socket.SHUT_RDWR)  # its handler reads EOF and ends
 
 
 class LoopbackServer:

@@ -14,12 +14,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import quote, urlsplit
 
-from bot.sandbox.loopback import LoopbackServer
+from bot.sandbox.loopback import KeepAliveHTTPServer, LoopbackServer
 from bot.sandbox.slack_files import mime_type
 from bot.sandbox.slack_files_api import FilesApi
 from bot.sandbox.slack_state import (
@@ -100,6 +100,7 @@ class SlackEmulator(LoopbackServer):
         self._response_posts: list[dict[str, Any]] = []
         self._responses: dict[str, _ResponseContext] = {}
         self._failures: dict[str, list[str]] = {}
+        self._delays: dict[str, list[float]] = {}
         self._upload_failures: list[int] = []
         self._state = WorkspaceState(
             clock_ts=state_path is not None if clock_ts is None else clock_ts
@@ -154,6 +155,12 @@ class SlackEmulator(LoopbackServer):
         """The next `times` calls of `method` answer `{"ok": false, "error": error}` (HTTP 200)."""
         with self._changed:
             self._failures.setdefault(method, []).extend([error] * times)
+
+    def delay_next(self, method: str, seconds: float, times: int = 1) -> None:
+        """The next `times` calls of `method` take effect (and are recorded, with `at`) only
+        after `seconds`: a slow Slack, while other calls are answered meanwhile."""
+        with self._changed:
+            self._delays.setdefault(method, []).extend([seconds] * times)
 
     def fail_next_upload(self, status: int = 500, times: int = 1) -> None:
         """The next `times` POSTs of bytes to an upload URL answer HTTP `status`; the bytes are
@@ -430,6 +437,10 @@ class SlackEmulator(LoopbackServer):
         except ValueError:
             params = {"_unparsed_body": body.decode("utf-8", errors="replace")}
         with self._changed:
+            delays = self._delays.get(method)
+            delay_seconds = delays.pop(0) if delays else 0.0
+        time.sleep(delay_seconds)  # outside the lock: the fake answers other calls meanwhile
+        with self._changed:
             self._calls.append(SlackCall(method=method, params=params, at=time.time()))
             self._raw_log.append(raw_entry(target, body, params))
             self._changed.notify_all()
@@ -521,8 +532,7 @@ class SlackEmulator(LoopbackServer):
         return answer if answer.get("ok") is False else {"ok": True, **answer}
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(KeepAliveHTTPServer):
     # socketserver's default backlog (5) resets connections when several bots call at once.
     request_queue_size = 128
 
@@ -532,6 +542,12 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
+    # Keep-alive, as Slack: every answer below carries Content-Length (send_error closes).
+    protocol_version = "HTTP/1.1"
+    # The headers and the body leave in two writes: with Nagle on, a kept-alive client's
+    # delayed ACK would hold the body back 40 ms.
+    disable_nagle_algorithm = True
+
     def do_POST(self) -> None:
         fake = cast(_Server, self.server).fake
         length = int(self.headers.get("Content-Length") or 0)

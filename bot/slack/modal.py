@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import cache
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -92,6 +93,24 @@ def request_modal(*, channel_id: str, require_reason: bool) -> View:
             ),
         ],
     )
+
+
+def request_form(*, channel_id: str, require_reason: bool) -> dict[str, Any]:
+    """`request_modal(...).to_dict()` without rebuilding it: the blank form is built (and its
+    limits checked by slack_sdk) once per `require_reason`; only `private_metadata` differs.
+
+    The top-level dict is the caller's own; the nested blocks are shared by every call and
+    must be treated as read-only (a deep copy would cost what the cache saves)."""
+    metadata = json.dumps({"channel_id": channel_id})
+    if len(metadata) > View.private_metadata_max_length:
+        # Let slack_sdk refuse it exactly as it would refuse request_modal()'s.
+        return request_modal(channel_id=channel_id, require_reason=require_reason).to_dict()
+    return {**_blank_form(require_reason), "private_metadata": metadata}
+
+
+@cache
+def _blank_form(require_reason: bool) -> dict[str, Any]:
+    return request_modal(channel_id="", require_reason=require_reason).to_dict()
 
 
 def _text_input(

@@ -26,7 +26,8 @@ class Notifier:
         self._client = client
         self._approval = approval
 
-    def open_modal(self, *, trigger_id: str, view: View) -> bool:
+    def open_modal(self, *, trigger_id: str, view: View | dict[str, Any]) -> bool:
+        """`view` as a View or as its dict (modal.request_form's cached one: no rebuilding)."""
         return self._call("views.open", self._client.views_open, trigger_id=trigger_id, view=view)
 
     def update_view(self, *, view_id: str, view: View, view_hash: str | None = None) -> bool:

@@ -3,6 +3,7 @@
 from typing import Any
 
 import pytest
+from slack_sdk.errors import SlackObjectFormationError
 
 from bot.sandbox.slack_signing import (
     checkboxes_value,
@@ -10,7 +11,13 @@ from bot.sandbox.slack_signing import (
     plain_text_value,
     static_select_value,
 )
-from bot.slack.modal import channel_from_metadata, notice_view, parse_state, request_modal
+from bot.slack.modal import (
+    channel_from_metadata,
+    notice_view,
+    parse_state,
+    request_form,
+    request_modal,
+)
 from bot.validation import RequestInput, validate_request
 from tests.contract import CONTRACT_BLOCK_IDS
 
@@ -143,6 +150,39 @@ def test_modal_tells_the_requester_the_password_is_never_shown():
     context = [block for block in modal["blocks"] if block["type"] == "context"]
 
     assert "never shown to approvers" in context[0]["elements"][0]["text"]
+
+
+# -- the cached blank form ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("require_reason", [True, False])
+@pytest.mark.parametrize("channel_id", ["C0REQ", "C1", "G0PRIVATE", "D0DM", "", 'C"quote\\'])
+def test_request_form_equals_the_modals_dict(channel_id, require_reason):
+    form = request_form(channel_id=channel_id, require_reason=require_reason)
+
+    assert form == modal_dict(channel_id=channel_id, require_reason=require_reason)
+
+
+def test_request_form_keeps_the_channel_of_each_call():
+    first = request_form(channel_id="C1", require_reason=True)
+    second = request_form(channel_id="C2", require_reason=True)
+
+    assert channel_from_metadata(first["private_metadata"]) == "C1"
+    assert channel_from_metadata(second["private_metadata"]) == "C2"
+
+
+def test_changing_a_returned_form_at_the_top_leaves_later_forms_intact():
+    form = request_form(channel_id="C1", require_reason=True)
+    form["title"] = {"type": "plain_text", "text": "Tampered"}
+    form["blocks"] = []
+    del form["callback_id"]
+
+    assert request_form(channel_id="C1", require_reason=True) == modal_dict(channel_id="C1")
+
+
+def test_request_form_refuses_metadata_past_slacks_limit_as_the_modal_does():
+    with pytest.raises(SlackObjectFormationError):
+        request_form(channel_id="C" * 3000, require_reason=True)
 
 
 @pytest.mark.parametrize(
