@@ -11,9 +11,9 @@ import enum
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,6 +25,15 @@ logger = logging.getLogger(__name__)
 
 HOLD_FOR_ANNOUNCE = "announcing"
 ANNOUNCE_HOLD = timedelta(seconds=60)
+
+# Built once; the values come as parameters, so each call skips coercing them into a statement.
+# The Tables, not the mapped classes: a Core insert still applies the columns' defaults.
+_REQUESTS = cast(Table, SubaccountRequest.__table__)
+_INSERT_REQUEST = insert(_REQUESTS).returning(_REQUESTS.c.id)
+_INSERT_EVENT = insert(cast(Table, RequestEvent.__table__))
+_TO_ANNOUNCE = select(*(c for c in _REQUESTS.c if c.key != "password_ciphertext")).where(
+    _REQUESTS.c.id == bindparam("request_id")
+)
 
 
 def add_event(
@@ -57,6 +66,41 @@ def record_denied(
     return row
 
 
+def request_values(
+    request: ValidRequest,
+    *,
+    requester_id: str,
+    channel_id: str | None,
+    vault: PasswordVault,
+    required_approvals: int,
+) -> dict[str, Any]:
+    """The column values of one valid request's row, its password encrypted and generated when
+    none was given. The form inserts them with Core and bulk builds ORM rows from them, so the
+    two paths cannot drift; the columns' defaults (created_at, …) apply on both."""
+    values: dict[str, Any] = {
+        "status": (
+            RequestStatus.PENDING_APPROVAL if required_approvals else RequestStatus.PROVISIONING
+        ),
+        "requester_id": requester_id,
+        "channel_id": channel_id,
+        "first_name": request.first_name,
+        "last_name": request.last_name,
+        "email": request.email,
+        "account_name": request.account_name,
+        "sub_reseller_id": request.sub_reseller_id,
+        "options": request.options or None,
+        "reason": request.reason,
+        "password_ciphertext": vault.encrypt(request.password or generate_password()),
+        "password_generated": request.password is None,
+    }
+    if not required_approvals:
+        # With no approval needed the job is held until its approval message is posted (see
+        # release_job), so the outcome can update that message; the hold lapses if posting dies.
+        values["claimed_by"] = HOLD_FOR_ANNOUNCE
+        values["claim_expires_at"] = datetime.now(UTC) + ANNOUNCE_HOLD
+    return values
+
+
 def new_request_row(
     request: ValidRequest,
     *,
@@ -66,39 +110,20 @@ def new_request_row(
     required_approvals: int,
     **extra: Any,
 ) -> SubaccountRequest:
-    """The row of one valid request (of a batch too: `extra` holds batch_id/batch_row), its
-    password encrypted and generated when none was given; not yet added to a session."""
-    status = RequestStatus.PENDING_APPROVAL if required_approvals else RequestStatus.PROVISIONING
-    # With no approval needed the job is held until its approval message is posted (see
-    # release_job), so the outcome can update that message; the hold lapses if posting dies.
-    hold = (
-        {}
-        if required_approvals
-        else {
-            "claimed_by": HOLD_FOR_ANNOUNCE,
-            "claim_expires_at": datetime.now(UTC) + ANNOUNCE_HOLD,
-        }
-    )
-    return SubaccountRequest(
-        status=status,
+    """The row of one valid request of a batch (`extra` holds batch_id/batch_row); not yet added
+    to a session."""
+    values = request_values(
+        request,
         requester_id=requester_id,
         channel_id=channel_id,
-        first_name=request.first_name,
-        last_name=request.last_name,
-        email=request.email,
-        account_name=request.account_name,
-        sub_reseller_id=request.sub_reseller_id,
-        options=request.options or None,
-        reason=request.reason,
-        password_ciphertext=vault.encrypt(request.password or generate_password()),
-        password_generated=request.password is None,
-        **hold,
-        **extra,
+        vault=vault,
+        required_approvals=required_approvals,
     )
+    return SubaccountRequest(**values, **extra)
 
 
 def submit_request(
-    session: Session,
+    connection: Connection,
     *,
     requester_id: str,
     channel_id: str | None,
@@ -106,39 +131,57 @@ def submit_request(
     vault: PasswordVault,
     required_approvals: int,
     previewed_at: datetime | None = None,
-) -> SubaccountRequest:
+) -> int:
     """Store a valid request, its password encrypted; with no approvals needed it is approved.
-    `previewed_at` (when the requester saw the confirmation step) goes in the event's detail."""
-    row = new_request_row(
+    `previewed_at` (when the requester saw the confirmation step) goes in the event's detail.
+    Returns the request's id.
+
+    Core inserts, not the ORM: this runs before the modal's ack, and the unit of work cost more
+    than the two statements themselves (bench/submission_path.py)."""
+    values = request_values(
         request,
         requester_id=requester_id,
         channel_id=channel_id,
         vault=vault,
         required_approvals=required_approvals,
     )
-    session.add(row)
-    session.flush()
+    request_id = int(connection.execute(_INSERT_REQUEST, values).scalar_one())
     detail: dict[str, Any] = {
         "required_approvals": required_approvals,
-        "password_generated": row.password_generated,
+        "password_generated": values["password_generated"],
     }
     if previewed_at is not None:
         detail["previewed_at"] = previewed_at.isoformat()
-    add_event(session, request_id=row.id, kind="submitted", actor_id=requester_id, detail=detail)
+    events = [_event(request_id, "submitted", actor_id=requester_id, detail=detail)]
     if not required_approvals:
-        add_event(session, request_id=row.id, kind="approved", detail={"automatic": True})
-    return row
+        events.append(_event(request_id, "approved", actor_id=None, detail={"automatic": True}))
+    connection.execute(_INSERT_EVENT, events)
+    return request_id
 
 
-def attach_approval_message(session: Session, *, request_id: int, channel_id: str, ts: str) -> None:
-    session.execute(
-        update(SubaccountRequest)
-        .where(SubaccountRequest.id == request_id)
+def _event(
+    request_id: int, kind: str, *, actor_id: str | None, detail: dict[str, Any]
+) -> dict[str, Any]:
+    return {"request_id": request_id, "kind": kind, "actor_id": actor_id, "detail": detail}
+
+
+def attach_approval_message(
+    db: Session | Connection, *, request_id: int, channel_id: str, ts: str
+) -> None:
+    db.execute(
+        update(_REQUESTS)
+        .where(_REQUESTS.c.id == request_id)
         .values(approval_channel_id=channel_id, approval_ts=ts)
     )
-    add_event(
-        session, request_id=request_id, kind="posted", detail={"channel": channel_id, "ts": ts}
-    )
+    posted = {"channel": channel_id, "ts": ts}
+    db.execute(_INSERT_EVENT, _event(request_id, "posted", actor_id=None, detail=posted))
+
+
+def request_to_announce(connection: Connection, request_id: int) -> SubaccountRequest:
+    """A request as its approval message shows it: a row outside any session, without the
+    password's ciphertext (announcing never needs it, so it is never read)."""
+    found = connection.execute(_TO_ANNOUNCE, {"request_id": request_id}).one()
+    return SubaccountRequest(**found._mapping)
 
 
 def find_by_message(session: Session, *, channel_id: str, ts: str) -> SubaccountRequest | None:
@@ -322,13 +365,10 @@ def _transition(session: Session, request_id: int, *, to: RequestStatus, **value
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def release_job(session: Session, *, request_id: int) -> None:
+def release_job(db: Session | Connection, *, request_id: int) -> None:
     """End the announce hold: the provisioning job is due now."""
-    session.execute(
-        update(SubaccountRequest)
-        .where(
-            SubaccountRequest.id == request_id,
-            SubaccountRequest.claimed_by == HOLD_FOR_ANNOUNCE,
-        )
+    db.execute(
+        update(_REQUESTS)
+        .where(_REQUESTS.c.id == request_id, _REQUESTS.c.claimed_by == HOLD_FOR_ANNOUNCE)
         .values(claimed_by=None, claim_expires_at=None)
     )

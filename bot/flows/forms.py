@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,7 +18,7 @@ from bot.passwords import PasswordVault
 from bot.policy import AccessPolicy, Verdict
 from bot.preview import Preview, PreviewError, Previews, PreviewTooLargeError
 from bot.slack import messages
-from bot.slack.modal import request_modal
+from bot.slack.modal import request_form
 from bot.slack.notifier import Notifier
 from bot.slack.preview_view import filled_form, start_again_text, start_again_view
 from bot.validation import InvalidRequestError, RequestInput, ValidRequest, validate_request
@@ -82,8 +83,8 @@ class RequestForms:
                 logger.warning("denied %s but could not log it (%s)", user_id, type(exc).__name__)
             self._notifier.respond(response_url=response_url, text=messages.denied_request_text())
             return
-        view = request_modal(channel_id=channel_id, require_reason=self.settings.require_reason)
-        self._notifier.open_modal(trigger_id=trigger_id, view=view)
+        form = request_form(channel_id=channel_id, require_reason=self.settings.require_reason)
+        self._notifier.open_modal(trigger_id=trigger_id, view=form)
 
     def reopen_form(self, *, user_id: str, request_id: int, trigger_id: str) -> None:
         """Reopen the form filled in: the "Request again" button on an expired request's DM."""
@@ -203,8 +204,8 @@ class RequestForms:
         reason: str,
         previewed_at: datetime | None,
     ) -> Submission:
-        with self._sessions.begin() as session:
-            if not allowed:
+        if not allowed:
+            with self._sessions.begin() as session:
                 workflow.record_denied(
                     session,
                     requester_id=user_id,
@@ -212,9 +213,12 @@ class RequestForms:
                     attempted="modal_submission",
                     reason=reason,
                 )
-                return Submission(refusal=messages.denied_request_text())
-            row = workflow.submit_request(
-                session,
+            return Submission(refusal=messages.denied_request_text())
+        # Committed before the ack, so nothing acked is lost. A Connection, not a Session: this
+        # is the ack's critical path and the request needs no unit of work (two Core inserts).
+        with _engine(self._sessions).begin() as connection:
+            request_id = workflow.submit_request(
+                connection,
                 requester_id=user_id,
                 channel_id=channel_id,
                 request=request,
@@ -222,30 +226,32 @@ class RequestForms:
                 required_approvals=self.settings.required_approvals,
                 previewed_at=previewed_at,
             )
-            request_id = row.id
         self._tasks.submit(self.announce, request_id)
         return Submission(request_id=request_id)
 
     def announce(self, request_id: int) -> None:
         """Post the request for approval; with no approval required, go straight to Zoom."""
-        with self._sessions() as session:
-            row = session.get_one(SubaccountRequest, request_id)
+        # Connections rather than Sessions: this shares the GIL with the acks of other requests.
+        engine = _engine(self._sessions)
+        with engine.connect() as connection:
+            row = workflow.request_to_announce(connection, request_id)
         channel_id = self.settings.approval_channel or row.channel_id
         ts = None
         if channel_id:
             ts = self._notifier.post_request(channel_id=channel_id, row=row, approvers=[])
         if channel_id and ts:
-            with self._sessions.begin() as session:
+            with engine.begin() as connection:
                 workflow.attach_approval_message(
-                    session, request_id=request_id, channel_id=channel_id, ts=ts
+                    connection, request_id=request_id, channel_id=channel_id, ts=ts
                 )
             row.approval_channel_id, row.approval_ts = channel_id, ts
         else:
             record_event(self._sessions, request_id, "post_failed", detail={"channel": channel_id})
         self._notifier.dm(user_id=row.requester_id, text=self._submitted_dm(row, channel_id, ts))
         if row.status == RequestStatus.PROVISIONING:
-            with self._sessions.begin() as session:
-                workflow.release_job(session, request_id=request_id)
+            # Only after the DM, so "creating it in Zoom now" comes before the outcome's message.
+            with engine.begin() as connection:
+                workflow.release_job(connection, request_id=request_id)
             self._hooks.on_job_due()
 
     def _submitted_dm(self, row: SubaccountRequest, channel_id: str | None, ts: str | None) -> str:
@@ -257,3 +263,11 @@ class RequestForms:
         if row.status == RequestStatus.PROVISIONING:
             return f"Your request #{row.id} needs no approval; creating it in Zoom now."
         return f"Your request #{row.id} was sent for approval in <#{channel_id}>."
+
+
+def _engine(sessions: sessionmaker[Session]) -> Engine:
+    """The engine the factory binds its sessions to (bot/db/session.py gives it one)."""
+    bind = sessions.kw["bind"]
+    if not isinstance(bind, Engine):
+        raise TypeError(f"the session factory is bound to {type(bind).__name__}, not an Engine")
+    return bind

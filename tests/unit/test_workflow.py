@@ -96,15 +96,14 @@ def submit(
     **overrides: Any,
 ) -> int:
     with sessions.begin() as session:
-        row = workflow.submit_request(
-            session,
+        return workflow.submit_request(
+            session.connection(),
             requester_id="UREQ",
             channel_id="C0REQ",
             request=make_request(**overrides),
             vault=vault,
             required_approvals=required_approvals,
         )
-        return row.id
 
 
 def load(sessions: sessionmaker[Session], request_id: int) -> SubaccountRequest:
