@@ -1,5 +1,5 @@
 """The databases behind the bots: a throwaway PostgreSQL database per run, and the reads the
-benchmark makes from the audit log (posted requests, `zoom_called` times)."""
+benchmark makes from the audit log (posted requests, `zoom_called` times, rate-limit waits)."""
 
 from __future__ import annotations
 
@@ -81,6 +81,21 @@ class AuditReader:
         )
         with self.engine.connect() as connection:
             return {int(row.request_id): row.at.timestamp() for row in connection.execute(query)}
+
+    def rate_limit_waits(self, request_ids: list[int]) -> dict[int, float]:
+        """Seconds each request's Zoom calls waited for their rate-limit slots: the bot's
+        `rate_limit_wait_ms` in `zoom_result` and `requeued` details (absent: no wait)."""
+        query = select(RequestEvent.request_id, RequestEvent.detail).where(
+            RequestEvent.kind.in_(("zoom_result", "requeued")),
+            RequestEvent.request_id.in_(request_ids),
+        )
+        waits: dict[int, float] = {}
+        with self.engine.connect() as connection:
+            for row in connection.execute(query):
+                wait_ms = float((row.detail or {}).get("rate_limit_wait_ms") or 0.0)
+                request_id = int(row.request_id)
+                waits[request_id] = waits.get(request_id, 0.0) + wait_ms / 1000
+        return waits
 
     def count_events_for(self, kind: str, request_ids: list[int]) -> int:
         query = (

@@ -246,11 +246,22 @@ class ApprovalRun:
     zoom_called_at: dict[int, float]  # request id → the `zoom_called` event's `at`
     # Slash commands sent right after the approvals: ms from sending one to its views.open.
     slash_to_modal_ms: list[float] = field(default_factory=list)
+    # request id → seconds its Zoom calls waited for rate-limit slots (the bot records them)
+    rate_limit_wait_seconds: dict[int, float] = field(default_factory=dict)
 
     @property
     def to_zoom_ms(self) -> list[float]:
         return [
             (self.zoom_received_at[key] - sent) * 1000
+            for key, sent in self.sent_at.items()
+            if key in self.zoom_received_at
+        ]
+
+    @property
+    def to_zoom_excluding_waits_ms(self) -> list[float]:
+        """→ Zoom less the time the bot waited for rate-limit slots: the bot's own latency."""
+        return [
+            (self.zoom_received_at[key] - sent - self.rate_limit_wait_seconds.get(key, 0.0)) * 1000
             for key, sent in self.sent_at.items()
             if key in self.zoom_received_at
         ]
@@ -362,6 +373,7 @@ def approve(
         sent_at={int(outcome.key): outcome.sent_at for outcome in outcomes},
         zoom_received_at={by_email[email]: at for email, at in receipts.items()},
         zoom_called_at=audit.zoom_called_at(list(emails)),
+        rate_limit_wait_seconds=audit.rate_limit_waits(list(emails)),
         slash_to_modal_ms=[
             (opened[trigger] - sent) * 1000
             for trigger, sent in probe_sent.items()

@@ -188,11 +188,15 @@ class Report:
                 f"| {_verdict(change <= SLOW_ZOOM_LIMIT)} |"
             )
         for bot in bots:
-            delays = [ms for run in self._approvals("paced", bot.key) for ms in run.to_zoom_ms]
+            delays = [
+                ms
+                for run in self._approvals("paced", bot.key)
+                for ms in run.to_zoom_excluding_waits_ms
+            ]
             p99 = percentile(delays, 99)
             lines.append(
-                f"| approval → Zoom call p99 < {TO_ZOOM_P99_LIMIT_MS:.0f} ms (paced, no "
-                f"rate-limit waits) | {bot.label} | {_ms(p99)} ms | "
+                f"| approval → Zoom call p99 < {TO_ZOOM_P99_LIMIT_MS:.0f} ms (paced, rate-limit "
+                f"waits excluded) | {bot.label} | {_ms(p99)} ms | "
                 f"{_verdict(p99 < TO_ZOOM_P99_LIMIT_MS)} |"
             )
         return lines
@@ -225,15 +229,17 @@ class Report:
     def approvals_table(self) -> list[str]:
         lines = [
             "| phase | server | Zoom answers in | Slack answers in | approvals (conc.) "
-            "| ack p50 / p99 ms | errors | → Zoom p50 / p95 / p99 ms | → `zoom_called` p99 ms "
+            "| ack p50 / p99 ms | errors | → Zoom p50 / p95 / p99 ms "
+            "| → Zoom p99 excl. rate-limit wait ms | → `zoom_called` p99 ms "
             "| reached Zoom | reached Zoom per s | slash → views.open p50 / max ms |",
-            "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+            "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
         ]
         for run_group in self._groups():
             first = run_group[0]
             label = next(t.label for t in self.targets if t.key == first.target)
             acks = [o.latency_seconds * 1000 for run in run_group for o in run.outcomes]
             to_zoom = [ms for run in run_group for ms in run.to_zoom_ms]
+            own = [ms for run in run_group for ms in run.to_zoom_excluding_waits_ms]
             to_called = [ms for run in run_group for ms in run.to_zoom_called_ms]
             errors = sum(1 for run in run_group for o in run.outcomes if o.status != 200)
             sent = sum(len(run.sent_at) for run in run_group)
@@ -248,7 +254,8 @@ class Report:
                 f"| {sent} ({first.concurrency}{pace}) "
                 f"| {_ms(percentile(acks, 50))} / {_ms(percentile(acks, 99))} | {errors} "
                 f"| {_ms(percentile(to_zoom, 50))} / {_ms(percentile(to_zoom, 95))} / "
-                f"{_ms(percentile(to_zoom, 99))} | {_ms(percentile(to_called, 99))} "
+                f"{_ms(percentile(to_zoom, 99))} | {_ms(percentile(own, 99))} "
+                f"| {_ms(percentile(to_called, 99))} "
                 f"| {reached}/{sent} | {throughput:.1f} | {probe} |"
             )
         return lines
@@ -287,7 +294,9 @@ class Report:
             "",
             "## Approvals against the fake Zoom",
             "",
-            "→ Zoom: from sending the approval reaction to fake Zoom receiving POST /v2/accounts. "
+            "→ Zoom: from sending the approval reaction to fake Zoom receiving POST /v2/accounts; "
+            "*excl. rate-limit wait*: less the time the bot recorded waiting for its shared "
+            "rate-limit slots (`rate_limit_wait_ms`), the target's measure. "
             "*paced*: approvals sent open loop at a fixed rate; *burst*: as fast as acks allow; "
             "*zoom slow/fast*: Zoom answering in 10 s vs at once (ack comparison); right after "
             "those approvals, a few slash commands are sent and timed to their views.open (a "

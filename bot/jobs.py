@@ -1,6 +1,6 @@
 """Durable provisioning: the Zoom call is driven by the request row, not by a thread's memory.
 
-A request in `provisioning` is a job. Each instance polls for due jobs and claims one with a
+A request in `provisioning` is a job. Each instance polls for due jobs and claims them with one
 conditional UPDATE (one winner across instances), holds a lease it renews while the call runs,
 and gives it up by finishing it. A job whose holder died is claimed again once its lease lapses;
 the workflow then looks Zoom up before sending anything twice.
@@ -28,8 +28,8 @@ def new_instance_id() -> str:
     return f"instance-{uuid.uuid4().hex[:12]}"
 
 
-def _due() -> ColumnElement[bool]:
-    now = datetime.now(UTC)
+def _due(now: datetime | None = None) -> ColumnElement[bool]:
+    now = now or datetime.now(UTC)
     return and_(
         SubaccountRequest.status == RequestStatus.PROVISIONING,
         or_(SubaccountRequest.claimed_by.is_(None), SubaccountRequest.claim_expires_at < now),
@@ -59,6 +59,7 @@ class ProvisioningWorker:
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._in_flight: set[int] = set()
+        self._claiming = 0  # claims under way: their jobs may have left "due" already
         self._threads: list[threading.Thread] = []
         # Pending-request upkeep (reminders, escalation, expiry) rides on this loop: it is
         # already durable, polled on every instance, and stopped with the bot.
@@ -83,7 +84,7 @@ class ProvisioningWorker:
 
     def idle(self) -> bool:
         with self._lock:
-            return not self._in_flight
+            return not self._in_flight and not self._claiming
 
     def has_due_jobs(self) -> bool:
         with self._sessions() as session:
@@ -115,43 +116,43 @@ class ProvisioningWorker:
             logger.exception("pending-request sweep failed")
 
     def claim_due(self) -> list[int]:
+        # Counted as claiming before the UPDATE commits, so no observer ever sees a job neither
+        # due nor held (the test harness and shutdown wait on exactly that).
         with self._lock:
             free = self._max_parallel - len(self._in_flight)
-        if free <= 0:
-            return []
-        with self._sessions() as session:
-            candidates = list(
-                session.scalars(
-                    select(SubaccountRequest.id)
-                    .where(_due())
-                    .order_by(SubaccountRequest.id)
-                    .limit(free)
-                )
-            )
-        return [request_id for request_id in candidates if self._claim(request_id)]
-
-    def _claim(self, request_id: int) -> bool:
-        # In flight before the UPDATE commits, so no observer ever sees the job neither due
-        # nor held (the test harness and shutdown wait on exactly that).
-        with self._lock:
-            self._in_flight.add(request_id)
-        won = False
+            if free <= 0:
+                return []
+            self._claiming += 1
+        claimed: list[int] = []
         try:
-            with self._sessions.begin() as session:
-                result = session.execute(
-                    update(SubaccountRequest)
-                    .where(SubaccountRequest.id == request_id, _due())
-                    .values(
-                        claimed_by=self.instance_id,
-                        claim_expires_at=datetime.now(UTC) + self._lease,
-                    )
-                )
-                won = bool(result.rowcount)  # type: ignore[attr-defined]
+            claimed = self._claim(free)
         finally:
-            if not won:
-                with self._lock:
-                    self._in_flight.discard(request_id)
-        return won
+            with self._lock:
+                self._in_flight.update(claimed)
+                self._claiming -= 1
+        return claimed
+
+    def _claim(self, limit: int) -> list[int]:
+        """Claim up to `limit` due jobs in one statement. Of instances claiming the same job, the
+        UPDATE that waits for another's row lock re-checks `_due()` on the committed row and
+        skips it (PostgreSQL); SQLite runs one writer at a time."""
+        now = datetime.now(UTC)
+        due_ids = (
+            select(SubaccountRequest.id)
+            .where(_due(now))
+            .order_by(SubaccountRequest.id)
+            .limit(limit)
+            .scalar_subquery()
+        )
+        with self._sessions.begin() as session:
+            claimed = session.scalars(
+                update(SubaccountRequest)
+                .where(SubaccountRequest.id.in_(due_ids), _due(now))
+                .values(claimed_by=self.instance_id, claim_expires_at=now + self._lease)
+                .returning(SubaccountRequest.id)
+                .execution_options(synchronize_session=False)
+            )
+            return sorted(claimed)
 
     def _run(self, request_id: int) -> None:
         try:

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import RequestEvent, RequestStatus, SubaccountRequest
 from bot.passwords import PasswordVault
-from bot.redaction import forget_secret, redact, register_secret
+from bot.ratelimit import counting_waits
+from bot.redaction import forget_secret, register_secret
 from bot.workflow import add_event
 from bot.zoom.client import CreatedAccount
 from bot.zoom.errors import (
@@ -31,6 +32,7 @@ from bot.zoom.errors import (
     ZoomUnexpectedResponse,
 )
 from bot.zoom.payloads import create_account_body, masked
+from bot.zoom_result_detail import error_detail, redact_error, wait_detail
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +77,7 @@ def provision(
 ) -> ProvisionResult:
     """Run one claimed job to an outcome (or a requeue). `settle_seconds`: how long a create
     sent by a dead holder may still be running at Zoom before a lookup can be trusted."""
-    job = _load(factory, request_id, vault)
+    job = _start(factory, request_id, vault)
     register_secret(job.password)
     try:
         if job.maybe_sent_at is not None:
@@ -83,24 +85,36 @@ def provision(
             settled = _reconcile(factory, request_id, job, zoom)
             if settled is not None:
                 return settled
+            with factory.begin() as session:
+                _mark_sent(session, session.get_one(SubaccountRequest, request_id), job)
         return _send(factory, request_id, job, zoom)
     finally:
         forget_secret(job.password)
 
 
-def _load(factory: sessionmaker[Session], request_id: int, vault: PasswordVault) -> _Job:
-    with factory() as session:
+def _start(factory: sessionmaker[Session], request_id: int, vault: PasswordVault) -> _Job:
+    """Load the job; a first attempt is marked as sent in the same transaction (one fewer
+    round trip before the call). One already tried is left to be reconciled first."""
+    with factory.begin() as session:
         row = session.get_one(SubaccountRequest, request_id)
         if row.status != RequestStatus.PROVISIONING or row.password_ciphertext is None:
             raise ValueError(f"request {request_id} is not waiting to be provisioned")
         password = vault.decrypt(row.password_ciphertext)
-        return _Job(
+        job = _Job(
             password=password,
             body=_body_for(row, password),
             email=row.email or "",
             generated=row.password_generated,
             maybe_sent_at=_last_sent_at(session, request_id) if row.zoom_attempts else None,
         )
+        if job.maybe_sent_at is None:
+            _mark_sent(session, row, job)
+        return job
+
+
+def _mark_sent(session: Session, row: SubaccountRequest, job: _Job) -> None:
+    row.zoom_attempts += 1  # committed before sending: a crash from here on reconciles
+    add_event(session, request_id=row.id, kind="zoom_called", detail=masked(job.body))
 
 
 def _last_sent_at(session: Session, request_id: int) -> datetime:
@@ -159,34 +173,47 @@ def _account_from_listing(listed: dict[str, Any], email: str) -> CreatedAccount:
 def _send(
     factory: sessionmaker[Session], request_id: int, job: _Job, zoom: ZoomAccounts
 ) -> ProvisionResult:
-    with factory.begin() as session:
-        row = session.get_one(SubaccountRequest, request_id)
-        row.zoom_attempts += 1  # committed before sending: a crash from here on reconciles
-        add_event(session, request_id=request_id, kind="zoom_called", detail=masked(job.body))
-    try:
-        account = zoom.create_sub_account(job.body)
-    except ZoomRateLimited as error:
-        return _requeue_or_fail(factory, request_id=request_id, error=error)
-    except ZoomError as error:
-        error.zoom_message = redact(error.zoom_message, [job.password])
-        return _record_failure(factory, request_id=request_id, error=error)
-    except SQLAlchemyError:
-        # The shared rate limit could not reserve a slot (database unreachable), so this try
-        # was never sent. The job keeps its claim: it is looked up and retried once that lapses.
-        raise
-    except Exception as exc:  # any failure mid-call must still settle the row
-        # The request may have reached Zoom: record the outcome as unknown, never as failed.
-        logger.exception("request %s: unexpected error during the Zoom call", request_id)
-        unexpected = ZoomUnexpectedResponse(
-            f"the bot failed during the call ({type(exc).__name__})", outcome_known=False
-        )
-        return _record_failure(factory, request_id=request_id, error=unexpected)
+    """Call Zoom for a job whose attempt is already committed (see _mark_sent)."""
+    with counting_waits() as waited:
+        try:
+            account = zoom.create_sub_account(job.body)
+        except ZoomRateLimited as error:
+            return _requeue_or_fail(
+                factory, request_id=request_id, error=error, wait_seconds=waited.seconds
+            )
+        except ZoomError as error:
+            redact_error(error, job.password)
+            return _record_failure(
+                factory, request_id=request_id, error=error, wait_seconds=waited.seconds
+            )
+        except SQLAlchemyError:
+            # The shared rate limit could not reserve a slot (database unreachable), so this
+            # try was never sent. The job keeps its claim: it is looked up and retried once
+            # that lapses.
+            raise
+        except Exception as exc:  # any failure mid-call must still settle the row
+            # The request may have reached Zoom: record the outcome as unknown, never as failed.
+            logger.exception("request %s: unexpected error during the Zoom call", request_id)
+            unexpected = ZoomUnexpectedResponse(
+                f"the bot failed during the call ({type(exc).__name__})", outcome_known=False
+            )
+            return _record_failure(factory, request_id=request_id, error=unexpected)
     password = job.password if job.generated else None
-    return _record_success(factory, request_id=request_id, account=account, password=password)
+    return _record_success(
+        factory,
+        request_id=request_id,
+        account=account,
+        password=password,
+        wait_seconds=waited.seconds,
+    )
 
 
 def _requeue_or_fail(
-    factory: sessionmaker[Session], *, request_id: int, error: ZoomRateLimited
+    factory: sessionmaker[Session],
+    *,
+    request_id: int,
+    error: ZoomRateLimited,
+    wait_seconds: float = 0.0,
 ) -> ProvisionResult:
     with factory.begin() as session:
         requeues = (
@@ -198,7 +225,9 @@ def _requeue_or_fail(
             or 0
         )
         if requeues >= REQUEUE_LIMIT:
-            return _record_failure(factory, request_id=request_id, error=error)
+            return _record_failure(
+                factory, request_id=request_id, error=error, wait_seconds=wait_seconds
+            )
         row = session.get_one(SubaccountRequest, request_id)
         row.zoom_attempts -= 1  # a 429 certainly created nothing
         delay_seconds = min(60.0, 2.0 ** min(requeues, 6))
@@ -208,7 +237,11 @@ def _requeue_or_fail(
             session,
             request_id=request_id,
             kind="requeued",
-            detail={"reason": "rate_limited", "retry_in_seconds": delay_seconds},
+            detail={
+                "reason": "rate_limited",
+                "retry_in_seconds": delay_seconds,
+                **wait_detail(wait_seconds),
+            },
         )
     return ProvisionResult(request=row, error=error, requeued=True)
 
@@ -232,6 +265,7 @@ def _record_success(
     account: CreatedAccount,
     password: str | None,
     reconciled: bool = False,
+    wait_seconds: float = 0.0,
 ) -> ProvisionResult:
     with factory.begin() as session:
         row = session.get_one(SubaccountRequest, request_id)
@@ -251,6 +285,7 @@ def _record_success(
         }
         if reconciled:
             detail["reconciled"] = True
+        detail.update(wait_detail(wait_seconds))
         add_event(session, request_id=request_id, kind="zoom_result", detail=detail)
     return ProvisionResult(
         request=row, account=account, generated_password=password, reconciled=reconciled
@@ -258,7 +293,11 @@ def _record_success(
 
 
 def _record_failure(
-    factory: sessionmaker[Session], *, request_id: int, error: ZoomError
+    factory: sessionmaker[Session],
+    *,
+    request_id: int,
+    error: ZoomError,
+    wait_seconds: float = 0.0,
 ) -> ProvisionResult:
     status = RequestStatus.FAILED if error.outcome_known else RequestStatus.UNKNOWN
     with factory.begin() as session:
@@ -268,18 +307,8 @@ def _record_failure(
         row.zoom_error_code = error.zoom_code
         row.zoom_error_message = error.zoom_message
         _finish(row)
-        add_event(
-            session,
-            request_id=request_id,
-            kind="zoom_result",
-            detail={
-                "http_status": error.http_status,
-                "code": error.zoom_code,
-                "message": error.zoom_message,
-                "error": type(error).__name__,
-                "outcome_known": error.outcome_known,
-            },
-        )
+        detail = error_detail(error) | wait_detail(wait_seconds)
+        add_event(session, request_id=request_id, kind="zoom_result", detail=detail)
     logger.info("request %s: Zoom call ended %s (%s)", request_id, status, type(error).__name__)
     return ProvisionResult(request=row, error=error)
 

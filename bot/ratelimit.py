@@ -7,9 +7,11 @@ the Zoom client waits for its slot right before each request goes out (see runti
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 
 from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +21,24 @@ from bot.db.models import ZoomRateSlot
 
 _SLOT_ROW = 1
 _MAX_LATE_WAKEUPS = 3  # then go anyway: a machine this late cannot keep any schedule
+_tallies = threading.local()
+
+
+@dataclass
+class WaitTally:
+    seconds: float = 0.0
+
+
+@contextmanager
+def counting_waits() -> Iterator[WaitTally]:
+    """Add up the slot waits of this thread inside the block. The Zoom client waits in an httpx
+    request hook (same thread), where the value acquire() returns cannot reach the caller."""
+    tally, outer = WaitTally(), getattr(_tallies, "current", None)
+    _tallies.current = tally
+    try:
+        yield tally
+    finally:
+        _tallies.current = outer
 
 
 class SharedRateLimiter:
@@ -56,6 +76,9 @@ class SharedRateLimiter:
             # leaves a gap instead of a burst.
             if self._clock() - slot <= self._interval_seconds / 2:
                 break
+        tally: WaitTally | None = getattr(_tallies, "current", None)
+        if tally is not None:
+            tally.seconds += waited_seconds
         return waited_seconds
 
     def _reserve(self) -> float:
@@ -65,8 +88,8 @@ class SharedRateLimiter:
                 # behind other instances must not make "now" stale, or the slot handed out is
                 # already past and the call goes out too close to the next one.
                 if _lock(session):
-                    _advance(session, self._clock(), self._interval_seconds)
-                    return _next_slot(session) - self._interval_seconds
+                    next_slot = _advance(session, self._clock(), self._interval_seconds)
+                    return next_slot - self._interval_seconds
             # The first call ever creates the row, then reserves through it like any other: a
             # slot handed out by the INSERT itself would be stale by the time it commits.
             with suppress(IntegrityError), self._sessions.begin() as session:
@@ -80,19 +103,14 @@ def _lock(session: Session) -> bool:
     return session.scalar(query) is not None
 
 
-def _advance(session: Session, now: float, interval_seconds: float) -> None:
-    # One statement, so it stays atomic where FOR UPDATE is not available (SQLite).
+def _advance(session: Session, now: float, interval_seconds: float) -> float:
+    """Move the next free slot on; returns it. One statement, so it stays atomic where FOR
+    UPDATE is not available (SQLite), and RETURNING saves reading our own write back."""
     start = case((ZoomRateSlot.next_slot_epoch > now, ZoomRateSlot.next_slot_epoch), else_=now)
-    session.execute(
+    next_slot = session.scalar(
         update(ZoomRateSlot)
         .where(ZoomRateSlot.id == _SLOT_ROW)
         .values(next_slot_epoch=start + interval_seconds)
+        .returning(ZoomRateSlot.next_slot_epoch)
     )
-
-
-def _next_slot(session: Session) -> float:
-    # Same transaction as the UPDATE, which holds the row lock: this reads our own write.
-    return float(
-        session.scalar(select(ZoomRateSlot.next_slot_epoch).where(ZoomRateSlot.id == _SLOT_ROW))
-        or 0.0
-    )
+    return float(next_slot or 0.0)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import workflow
 from bot.db.models import RequestStatus, SubaccountRequest
 from bot.flows.common import Choice, FlowHooks, FlowSettings, logger, record_event
+from bot.flows.outcomes import Announcements, show_outcome_if_finished
 from bot.pending_notices import send_expired_dm
 from bot.policy import AccessPolicy, Verdict
 from bot.slack import messages
@@ -32,6 +33,7 @@ class Decisions:
         notifier: Notifier,
         hooks: FlowHooks,
         bot_user_id: str | None,
+        announcements: Announcements,
         escalation: AccessPolicy | None = None,
     ) -> None:
         self.settings = settings
@@ -42,6 +44,7 @@ class Decisions:
         self._bot_user_id = bot_user_id
         # ESCALATION_APPROVERS as approvers: they may decide a request once it is escalated.
         self._escalation = escalation
+        self._announcements = announcements
 
     def react(self, *, user_id: str, reaction: str, channel_id: str, ts: str) -> None:
         try:
@@ -76,7 +79,10 @@ class Decisions:
                 detail={"reaction": reaction, "channel": channel_id, "ts": ts},
             )
             return
-        self._decide(request_id=row.id, user_id=user_id, choice=choice, channel_id=channel_id)
+        # The row just read is the one decided on: reading it again would only cost a round trip.
+        self._decide_on(
+            row, request_id=row.id, user_id=user_id, choice=choice, channel_id=channel_id
+        )
 
     def _choice_for(self, reaction: str) -> Choice | None:
         # Skin-tone variants arrive as "name::skin-tone-2".
@@ -142,10 +148,32 @@ class Decisions:
         message_ts: str | None = None,
         tell: Tell | None = None,
     ) -> None:
-        if tell is None:
-            tell = self._ephemeral_to(channel_id=channel_id, user_id=user_id)
         with self._sessions() as session:
             row = session.get(SubaccountRequest, request_id)
+        self._decide_on(
+            row,
+            request_id=request_id,
+            user_id=user_id,
+            choice=choice,
+            channel_id=channel_id,
+            message_ts=message_ts,
+            tell=tell,
+        )
+
+    def _decide_on(
+        self,
+        row: SubaccountRequest | None,
+        *,
+        request_id: int,
+        user_id: str,
+        choice: Choice,
+        channel_id: str,
+        message_ts: str | None = None,
+        tell: Tell | None = None,
+    ) -> None:
+        """`row`: the request as just read (None: there is no request `request_id`)."""
+        if tell is None:
+            tell = self._ephemeral_to(channel_id=channel_id, user_id=user_id)
         if row is None or row.status == RequestStatus.DENIED:
             record_event(
                 self._sessions,
@@ -159,23 +187,12 @@ class Decisions:
         if row.batch_id is not None:
             # A row of a bulk request is decided with its batch, on the batch's message only.
             reason = f"it is part of bulk request #{row.batch_id}; decide the whole batch"
-            decision = workflow.refuse(
-                self._sessions,
-                request_id=row.id,
-                actor_id=user_id,
-                action=str(choice),
-                reason=reason,
-            )
+            decision = self._refuse(row, user_id=user_id, choice=choice, reason=reason)
         elif _on_another_message(row, channel_id=channel_id, message_ts=message_ts):
             # Slack only sends the value the bot put on that message's button: a value naming
             # another request is a forged or corrupted payload and decides nothing.
-            decision = workflow.refuse(
-                self._sessions,
-                request_id=row.id,
-                actor_id=user_id,
-                action=str(choice),
-                reason="that button is not on this request's message",
-            )
+            reason = "that button is not on this request's message"
+            decision = self._refuse(row, user_id=user_id, choice=choice, reason=reason)
         else:
             decision = self._decision(row, user_id=user_id, choice=choice)
         self._render_decision(decision, user_id=user_id, tell=tell)
@@ -188,13 +205,7 @@ class Decisions:
     def _decision(self, row: SubaccountRequest, *, user_id: str, choice: Choice) -> Decision:
         verdict = self.may_decide(row, user_id=user_id, choice=choice)
         if not verdict.allowed:
-            return workflow.refuse(
-                self._sessions,
-                request_id=row.id,
-                actor_id=user_id,
-                action=str(choice),
-                reason=verdict.reason,
-            )
+            return self._refuse(row, user_id=user_id, choice=choice, reason=verdict.reason)
         if choice == Choice.REJECT:
             decision = workflow.reject(
                 self._sessions,
@@ -222,6 +233,20 @@ class Decisions:
             )
         return decision
 
+    def _refuse(
+        self, row: SubaccountRequest, *, user_id: str, choice: Choice, reason: str
+    ) -> Decision:
+        """The refusal's audit row alone: the answer needs only the row already read, so the
+        one transaction is an INSERT (no read-back of the row)."""
+        record_event(
+            self._sessions,
+            row.id,
+            f"{choice}_refused",
+            actor_id=user_id,
+            detail={"reason": reason},
+        )
+        return Decision(DecisionOutcome.REFUSED, row, reason=reason)
+
     def may_decide(self, row: SubaccountRequest, *, user_id: str, choice: Choice) -> Verdict:
         policies = [self._policy]
         if row.escalated_at is not None and self._escalation is not None:
@@ -235,6 +260,16 @@ class Decisions:
         return verdict
 
     def _render_decision(self, decision: Decision, *, user_id: str, tell: Tell) -> None:
+        if decision.outcome != DecisionOutcome.APPROVED:
+            self._announce(decision, user_id=user_id, tell=tell)
+            return
+        # The approval is committed: start the Zoom call before any Slack round trip. Told
+        # first, so that the job's replies wait for this decision's own.
+        with self._announcements.telling(decision.request.id):
+            self._hooks.on_job_due()
+            self._announce(decision, user_id=user_id, tell=tell)
+
+    def _announce(self, decision: Decision, *, user_id: str, tell: Tell) -> None:
         row, outcome = decision.request, decision.outcome
         private = _PRIVATE_ANSWERS.get(outcome)
         if private is not None:
@@ -244,11 +279,9 @@ class Decisions:
             tell(text)
             return
         self._notifier.refresh_request(row, approvers=decision.approvers)
-        self._hooks.on_request_changed(row)
         if outcome == DecisionOutcome.APPROVED:
-            # Wake the Zoom call now, not after the thread reply and DM: one Slack round trip
-            # before Zoom instead of four. After the update, so the outcome's update lands last.
-            self._hooks.on_job_due()
+            self._show_outcome_if_overtaken(row.id)
+        self._hooks.on_request_changed(row)
         if outcome == DecisionOutcome.WAITING_FOR_MORE:
             needed = self.settings.required_approvals
             self._notifier.reply_in_thread(
@@ -261,6 +294,21 @@ class Decisions:
             return
         self._notifier.reply_in_thread(row, _THREAD_DECISIONS[outcome].format(user=user_id))
         self._notifier.dm(user_id=row.requester_id, text=messages.decision_dm(row))
+
+    def _show_outcome_if_overtaken(self, request_id: int) -> None:
+        """The job runs while the approval's update is on its way, so its outcome may have been
+        shown first and then overwritten by "approved, creating…". Read the status after our
+        update returned: if the outcome's commit came before this read, show the outcome again
+        (the same rendering as the job's, so either update landing last shows it); if it comes
+        after, the job sends its own update after ours was done, and that one lands last."""
+        try:
+            shown = show_outcome_if_finished(self._sessions, self._notifier, request_id)
+        except SQLAlchemyError as exc:
+            # The approval is recorded and the job will show its outcome; only this check failed.
+            logger.warning("could not re-check request %s (%s)", request_id, type(exc).__name__)
+            return
+        if shown:
+            logger.info("request %s: its outcome came first; shown again", request_id)
 
 
 def _on_another_message(row: SubaccountRequest, *, channel_id: str, message_ts: str | None) -> bool:
