@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Settings, load_settings
 from bot.errors import ConfigurationError
-from bot.runtime import Runtime, build_runtime
+from bot.runtime import Role, Runtime, build_runtime
 from bot.web import WSGIApp, make_http_server
 
 logger = logging.getLogger("zoombot")
@@ -42,10 +42,10 @@ def settings_or_exit() -> Settings:
         raise SystemExit(EXIT_CONFIG) from None
 
 
-def runtime_or_exit(settings: Settings) -> Runtime:
+def runtime_or_exit(settings: Settings, *, role: Role = Role.ALL) -> Runtime:
     """Start-up failures get one clear line, not a traceback."""
     try:
-        return build_runtime(settings)
+        return build_runtime(settings, role=role)
     except SlackApiError as exc:
         error = exc.response.get("error") if exc.response is not None else "unknown"
         reason = f"Slack refused the bot token ({error}); check SLACK_BOT_TOKEN"
@@ -61,13 +61,15 @@ def wsgi() -> WSGIApp:
     """Factory for gunicorn: `gunicorn 'app:wsgi()'`."""
     settings = settings_or_exit()
     configure_logging(settings.log_level)
-    return runtime_or_exit(settings).wsgi
+    # Each gunicorn worker only acks; its background process does the rest (one GIL each).
+    role = Role.ALL if settings.background_process is False else Role.WEB
+    return runtime_or_exit(settings, role=role).wsgi
 
 
 def main() -> None:
     settings = settings_or_exit()
     configure_logging(settings.log_level)
-    runtime = runtime_or_exit(settings)
+    runtime = runtime_or_exit(settings, role=Role.WEB if settings.background_process else Role.ALL)
     if settings.slack_app_token is not None:
         from slack_bolt.adapter.socket_mode import SocketModeHandler  # noqa: PLC0415
 

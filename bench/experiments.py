@@ -4,6 +4,7 @@ what the change would gain before anyone makes it."""
 
 from __future__ import annotations
 
+import os
 import sys
 from functools import partial
 from types import ModuleType
@@ -49,4 +50,10 @@ def combined() -> WSGIApp:
     sys.setswitchinterval(0.0005)
     _replace(bot.runtime, "make_engine", _without_pre_ping)
     _replace(bot.runtime, "BackgroundTasks", partial(BackgroundTasks, max_workers=2))
+    return app.wsgi()
+
+
+def one_process() -> WSGIApp:
+    """Background work on threads inside each gunicorn worker, as before the background process."""
+    os.environ["BACKGROUND_PROCESS"] = "false"
     return app.wsgi()

@@ -1,4 +1,4 @@
-"""Fake Slack and fake Zoom (tests/fakes) in a process of their own, driven by JSON lines on
+"""Fake Slack and fake Zoom (bot/sandbox) in a process of their own, driven by JSON lines on
 stdin/stdout, so their work never competes with the benchmark's client for a GIL.
 
 `python -m bench.fakes` is the child; `FakesProcess` is the parent's handle on it.

@@ -83,8 +83,9 @@ class Server:
         return f"http://127.0.0.1:{self.port}/slack/events"
 
     def pids(self) -> list[int]:
-        """The gunicorn master and its workers."""
-        return [self.process.pid, *_children(self.process.pid)]
+        """The gunicorn master, its workers and their background processes."""
+        workers = _children(self.process.pid)
+        return [self.process.pid, *workers, *(child for pid in workers for child in _children(pid))]
 
     def worker_pids(self) -> list[int]:
         return _children(self.process.pid)

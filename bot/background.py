@@ -43,6 +43,11 @@ class BackgroundTasks:
                 self._pending -= 1
                 self._idle.notify_all()
 
+    def wait_below(self, limit: int) -> None:
+        """Block while `limit` or more tasks are queued or running (a bounded intake)."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._pending < limit)
+
     def wait_idle(self, timeout_seconds: float = 10.0) -> bool:
         """Block until no task is queued or running; False on timeout."""
         with self._idle:

@@ -103,6 +103,9 @@ class Settings(DatabaseSettings):
     host: str = "0.0.0.0"  # noqa: S104
     port: int = Field(default=3000, ge=1, le=65535)
     log_level: str = "INFO"
+    # Background work (Slack calls after the ack, the Zoom job loop) in a child process of each
+    # web process: unset = yes under gunicorn (`app:wsgi()`), no for `python app.py`.
+    background_process: bool | None = None
 
     @field_validator(
         "requester_allowlist", "approver_allowlist", "escalation_approvers", mode="before"

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import enum
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 from slack_bolt import App
-from slack_sdk import WebClient
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.background import BackgroundTasks
+from bot.background_process import ChildProcess, ProcessTasks, TaskOwners, child_argv
 from bot.bulk_runtime import Bulk, build_bulk, connect, with_bulk_sweep
 from bot.config import Settings
 from bot.db.migrate import upgrade_to_head
@@ -35,6 +36,7 @@ from bot.slack.app import create_app
 from bot.slack.blocks import ApprovalSettings
 from bot.slack.directory import SlackDirectory
 from bot.slack.notifier import Notifier
+from bot.slack.web_client import KeepAliveWebClient
 from bot.web import WSGIApp, make_wsgi_app
 from bot.zoom.auth import ZoomServerToServerAuth
 from bot.zoom.client import ZoomClient
@@ -43,6 +45,14 @@ logger = logging.getLogger(__name__)
 # Calls leave on their rate-limit slots but reach Zoom up to this far off them (see
 # bench/BULK_RESULTS.md: without it, one call in twenty drew a 429 at exactly Zoom's rate).
 ARRIVAL_JITTER_SECONDS = 0.02
+
+
+class Role(enum.Enum):
+    """What one process of the bot runs (see bot/background_process.py)."""
+
+    ALL = "all"  # acks, background tasks and the job loop: `python app.py`, tests
+    WEB = "web"  # acks only; the rest in a child process: gunicorn's workers
+    BACKGROUND = "background"  # that child: background tasks and the job loop, no HTTP
 
 
 @dataclass
@@ -60,6 +70,7 @@ class Runtime:
     worker: ProvisioningWorker
     sweeper: PendingSweeper | None = None
     bulk: Bulk | None = None
+    task_owners: TaskOwners = field(default_factory=TaskOwners)
 
     def close(self, *, wait: bool = True) -> None:
         self.worker.stop()
@@ -81,14 +92,16 @@ def protect_secrets(settings: Settings) -> None:
         register_secret(secret.get_secret_value() if secret is not None else None)
 
 
-def build_runtime(settings: Settings, *, clock: Clock = utc_now) -> Runtime:
+def build_runtime(settings: Settings, *, clock: Clock = utc_now, role: Role = Role.ALL) -> Runtime:
     """`clock` drives the reminders, escalations and expiries of pending requests (tests move
     it instead of sleeping)."""
     protect_secrets(settings)
     engine = make_engine(settings.database_url)
     if settings.auto_migrate:
         upgrade_to_head(engine)
-    slack = WebClient(
+    # One client for the process and for Bolt: it keeps its Slack connections open (bench:
+    # a new TLS connection per call was a large share of each call's CPU).
+    slack = KeepAliveWebClient(
         token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
     )
     identity = slack.auth_test()
@@ -104,7 +117,10 @@ def build_runtime(settings: Settings, *, clock: Clock = utc_now) -> Runtime:
     )
     zoom_token_client = httpx.Client(timeout=zoom_timeout(settings))
     zoom = build_zoom_client(settings, zoom_token_client, before_request=limiter.acquire)
-    tasks = BackgroundTasks()
+    owners = TaskOwners()
+    tasks = (
+        ProcessTasks(owners, ChildProcess(child_argv())) if role is Role.WEB else BackgroundTasks()
+    )
     directory = SlackDirectory(slack, cache_seconds=settings.directory_cache_seconds)
     notifier = Notifier(slack, approval=approval_settings(settings))
     policy = build_policy(settings, directory)
@@ -162,13 +178,41 @@ def build_runtime(settings: Settings, *, clock: Clock = utc_now) -> Runtime:
         on_step=lambda taken: tasks.submit(notices.handle, taken),
         clock=clock,
     )
+    # The same names in the web process and its background process: a task crosses by name.
+    owners.register(
+        forms=flows.forms,
+        decisions=flows.decisions,
+        notifier=notifier,
+        home=home,
+        notices=notices,
+        bulk_flows=bulk.flows,
+        bulk_approvals=bulk.approvals,
+        bulk_progress=bulk.progress,
+    )
     worker = start_worker(
-        settings, flows, sessions, sweep=with_bulk_sweep(sweeper.run_if_due, bulk)
+        settings,
+        flows,
+        sessions,
+        sweep=with_bulk_sweep(sweeper.run_if_due, bulk),
+        start=role is not Role.WEB,  # there the background process runs the job loop
     )
     bulk.wake_jobs_with(worker.wake)
+    if isinstance(tasks, ProcessTasks):
+        tasks.child.writer()  # start it now: it runs the job loop even if no task ever comes
     wsgi = make_wsgi_app(bolt, engine)
     return Runtime(
-        settings, engine, tasks, flows, bolt, wsgi, zoom, zoom_token_client, worker, sweeper, bulk
+        settings,
+        engine,
+        tasks,
+        flows,
+        bolt,
+        wsgi,
+        zoom,
+        zoom_token_client,
+        worker,
+        sweeper,
+        bulk,
+        owners,
     )
 
 
@@ -178,6 +222,7 @@ def start_worker(
     sessions: sessionmaker[Session],
     *,
     sweep: Callable[[], None] | None = None,
+    start: bool = True,
 ) -> ProvisioningWorker:
     worker = ProvisioningWorker(
         sessions=sessions,
@@ -189,7 +234,8 @@ def start_worker(
         sweep=sweep,
     )
     flows.hooks.on_job_due = worker.wake
-    worker.start()
+    if start:
+        worker.start()
     return worker
 
 

@@ -209,6 +209,7 @@ class Instance:
     env: dict[str, str]
     workdir: Path
     process: subprocess.Popen[bytes] | None = None
+    command: list[str] = field(default_factory=lambda: [sys.executable, str(APP)])
     logs: list[Path] = field(default_factory=list)
     starts: int = 0
     kills: int = 0
@@ -238,7 +239,7 @@ class Instance:
         self.logs.append(log)
         with log.open("wb") as output:
             self.process = subprocess.Popen(  # noqa: S603 - our interpreter, our app.py
-                [sys.executable, str(APP)],
+                self.command,
                 cwd=self.workdir,
                 env={**self.env, **env_overrides},
                 stdout=output,
