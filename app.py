@@ -1,9 +1,11 @@
 """zoombot entry point.
 
-python app.py            serve Slack over HTTP on $PORT (Socket Mode when SLACK_APP_TOKEN is set)
+python app.py            serve Slack over HTTP on $PORT (Socket Mode when SLACK_APP_TOKEN is set),
+                         with the worker in the same process
+python app.py worker     the worker alone: Slack deliveries, Zoom jobs, sweeps (Procfile `worker:`)
 python app.py sandbox    the whole flow on this machine: Slack emulator, Zoom simulator, a web page
 python app.py export     write the audit log (requests and their events) as CSV or JSON
-gunicorn 'app:wsgi()'    the same HTTP app under a production server (see Procfile)
+gunicorn 'app:wsgi()'    the HTTP app alone under a production server (Procfile `web:`)
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import threading
 from types import FrameType
 
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -61,15 +64,14 @@ def wsgi() -> WSGIApp:
     """Factory for gunicorn: `gunicorn 'app:wsgi()'`."""
     settings = settings_or_exit()
     configure_logging(settings.log_level)
-    # Each gunicorn worker only acks; its background process does the rest (one GIL each).
-    role = Role.ALL if settings.background_process is False else Role.WEB
-    return runtime_or_exit(settings, role=role).wsgi
+    # Each gunicorn worker only verifies, writes and acks; `python app.py worker` does the rest.
+    return runtime_or_exit(settings, role=Role.WEB).wsgi
 
 
 def main() -> None:
     settings = settings_or_exit()
     configure_logging(settings.log_level)
-    runtime = runtime_or_exit(settings, role=Role.WEB if settings.background_process else Role.ALL)
+    runtime = runtime_or_exit(settings, role=Role.ALL)
     if settings.slack_app_token is not None:
         from slack_bolt.adapter.socket_mode import SocketModeHandler  # noqa: PLC0415
 
@@ -96,12 +98,34 @@ def main() -> None:
         runtime.close()
 
 
+def run_worker() -> int:
+    """`python app.py worker`: deliver what is owed to Slack, run the Zoom jobs and the sweeps,
+    until SIGTERM or SIGINT."""
+    settings = settings_or_exit()
+    configure_logging(settings.log_level)
+    runtime = runtime_or_exit(settings, role=Role.WORKER)
+    stopping = threading.Event()
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    logger.info("zoombot worker running")
+    stopping.wait()
+    logger.info("zoombot worker stopping")
+    runtime.close()
+    return 0
+
+
 def run_subcommand(argv: list[str]) -> int | None:
-    """`sandbox` and `export` are tools beside the bot; None means: serve the bot."""
+    """`worker`, `sandbox` and `export`; None means: serve the bot (and its worker)."""
     if argv[:1] == ["sandbox"]:
         from bot.sandbox.launcher import main as sandbox_main  # noqa: PLC0415
 
         return sandbox_main(argv[1:])
+    if argv[:1] == ["worker"]:
+        return run_worker()
     if argv[:1] == ["export"]:
         from bot.audit_export import main as export_main  # noqa: PLC0415
 

@@ -4,7 +4,6 @@ what the change would gain before anyone makes it."""
 
 from __future__ import annotations
 
-import os
 import sys
 from functools import partial
 from types import ModuleType
@@ -55,5 +54,4 @@ def combined() -> WSGIApp:
 
 def one_process() -> WSGIApp:
     """Background work on threads inside each gunicorn worker, as before the background process."""
-    os.environ["BACKGROUND_PROCESS"] = "false"
     return app.wsgi()

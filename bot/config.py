@@ -103,9 +103,18 @@ class Settings(DatabaseSettings):
     host: str = "0.0.0.0"  # noqa: S104
     port: int = Field(default=3000, ge=1, le=65535)
     log_level: str = "INFO"
-    # Background work (Slack calls after the ack, the Zoom job loop) in a child process of each
-    # web process: unset = yes under gunicorn (`app:wsgi()`), no for `python app.py`.
-    background_process: bool | None = None
+    # Slack delivery (bot/delivery/): how long an owed message is retried before it is given up
+    # as failed, how many deliveries one worker runs at once, the pace of chat.postMessage per
+    # channel (Slack allows about one a second), and the Web API call timeout.
+    slack_delivery_timeout: timedelta = timedelta(hours=24)
+    slack_delivery_parallel: int = Field(default=8, ge=1, le=64)
+    slack_posts_per_second: float = Field(default=1.0, gt=0, le=50)
+    slack_timeout_seconds: float = Field(default=10.0, gt=0)
+    # /healthz answers 503 when no worker beat within this long, or a due delivery waited longer.
+    worker_stale_seconds: float = Field(default=30.0, gt=0)
+    outbox_stale_seconds: float = Field(default=300.0, gt=0)
+    # How often pending requests' messages are read back (reactions.get) for lost decisions.
+    reaction_reconcile_seconds: float = Field(default=300.0, gt=0)
 
     @field_validator(
         "requester_allowlist", "approver_allowlist", "escalation_approvers", mode="before"
@@ -129,6 +138,11 @@ class Settings(DatabaseSettings):
             return timedelta(hours=hours) if hours is not None else DEFAULT_APPROVAL_TTL
         if hours is not None:
             raise ValueError("set APPROVAL_TTL or its older name APPROVAL_TTL_HOURS, not both")
+        return parse_duration(value, allow_off=False) if isinstance(value, str) else value
+
+    @field_validator("slack_delivery_timeout", mode="before")
+    @classmethod
+    def _parse_delivery_timeout(cls, value: Any) -> Any:
         return parse_duration(value, allow_off=False) if isinstance(value, str) else value
 
     @field_validator("remind_after", "escalate_after", mode="before")

@@ -13,12 +13,14 @@ from urllib.parse import urlsplit
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.models.views import View
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import history, workflow
 from bot.db.models import RequestStatus, SubaccountRequest
+from bot.delivery import outbox
 from bot.flows.common import Choice
 from bot.flows.decisions import Decisions
 from bot.slack import messages
@@ -127,32 +129,23 @@ class HomeTab:
     def decide(self, *, user_id: str, request_id: int, choice: Choice) -> None:
         told = self._decisions.decide_in_view(request_id=request_id, user_id=user_id, choice=choice)
         notice = told if told is not None else self._decided(request_id, choice)
-        self.publish(user_id, notice=notice)
+        self._owe_refresh(user_id, notice=notice)
 
     def request_changed(self, row: SubaccountRequest) -> None:
-        """A request was decided or provisioned: its requester's Home, if they looked at it."""
-        if row.requester_id in self._viewers:
-            self.publish(row.requester_id)
+        """A request was decided or provisioned: its requester's Home shows it (owed, so it is
+        refreshed whichever process decided; Slack keeps the view until someone looks)."""
+        self._owe_refresh(row.requester_id)
+
+    def _owe_refresh(self, user_id: str, *, notice: str | None = None) -> None:
+        try:
+            with self._sessions.begin() as session:
+                outbox.owe(session, outbox.home(user_id, notice=notice))
+        except SQLAlchemyError as exc:
+            logger.warning("could not owe a Home refresh (%s)", type(exc).__name__)
 
     def publish(self, user_id: str, *, notice: str | None = None) -> bool:
-        content: HomeContent | None
         try:
-            content = self._content(user_id)
-        except SQLAlchemyError as exc:
-            # The sections would be wrong (empty), not merely old: show only the notice.
-            logger.warning("Home lookup failed (%s)", type(exc).__name__)
-            content, notice = None, messages.unavailable_text()
-        view = home_view(
-            content,
-            now=datetime.now(UTC),
-            team_domain=self._team_domain,
-            command=self._decisions.settings.slash_command,
-            required_approvals=self._decisions.settings.required_approvals,
-            viewer_id=user_id,
-            notice=notice,
-        )
-        try:
-            self._client.views_publish(user_id=user_id, view=view)
+            self._client.views_publish(user_id=user_id, view=self.view_for(user_id, notice))
         except SlackApiError as exc:
             error = exc.response.get("error") if exc.response is not None else "unknown"
             logger.warning("Slack views.publish failed: %s", error)
@@ -161,6 +154,25 @@ class HomeTab:
             logger.warning("Slack views.publish failed: %s", type(exc).__name__)
             return False
         return True
+
+    def view_for(self, user_id: str, notice: str | None = None) -> View:
+        """The Home view of `user_id` as it stands now (the outbox renders it at send time)."""
+        content: HomeContent | None
+        try:
+            content = self._content(user_id)
+        except SQLAlchemyError as exc:
+            # The sections would be wrong (empty), not merely old: show only the notice.
+            logger.warning("Home lookup failed (%s)", type(exc).__name__)
+            content, notice = None, messages.unavailable_text()
+        return home_view(
+            content,
+            now=datetime.now(UTC),
+            team_domain=self._team_domain,
+            command=self._decisions.settings.slash_command,
+            required_approvals=self._decisions.settings.required_approvals,
+            viewer_id=user_id,
+            notice=notice,
+        )
 
     def _content(self, user_id: str) -> HomeContent:
         decides_any = self._decisions.decides_any(user_id)

@@ -47,6 +47,7 @@ class ProvisioningWorker:
         poll_seconds: float = 2.0,
         max_parallel: int = 4,
         sweep: Callable[[], None] | None = None,
+        wake: threading.Event | None = None,
     ) -> None:
         self.instance_id = instance_id
         self._sessions = sessions
@@ -55,7 +56,7 @@ class ProvisioningWorker:
         self._poll_seconds = poll_seconds
         self._max_parallel = max_parallel
         self._pool = ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="provision")
-        self._wake = threading.Event()
+        self._wake = wake or threading.Event()  # also set by NOTIFY (bot/delivery/wakeup.py)
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._in_flight: set[int] = set()

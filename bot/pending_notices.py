@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import workflow
 from bot.db.models import RequestStatus, SubaccountRequest
+from bot.delivery.outbox import Db
 from bot.durations import describe
 from bot.policy import Directory
 from bot.reminders import PendingSchedule, Step, SweepStep
@@ -105,11 +106,11 @@ class PendingNotices:
         return unique[:MAX_ESCALATION_DMS]
 
 
-def send_expired_dm(notifier: Notifier, row: SubaccountRequest) -> bool:
+def send_expired_dm(notifier: Notifier, row: SubaccountRequest, *, db: Db | None = None) -> bool:
     """The requester's news of an expiry, with the button that asks again (also sent when a
     late decision expires the request)."""
     rendered = request_again_message(row, messages.decision_dm(row))
-    return notifier.dm(user_id=row.requester_id, text=rendered.text, blocks=rendered.blocks)
+    return notifier.dm(user_id=row.requester_id, text=rendered.text, blocks=rendered.blocks, db=db)
 
 
 def _waited(after: timedelta | None) -> str:

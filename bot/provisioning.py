@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import RequestEvent, RequestStatus, SubaccountRequest
-from bot.passwords import PasswordVault
+from bot.passwords import PasswordVault, PasswordVaultError
 from bot.ratelimit import counting_waits
 from bot.redaction import forget_secret, register_secret
 from bot.workflow import add_event
@@ -35,6 +35,16 @@ from bot.zoom.payloads import create_account_body, masked
 from bot.zoom_result_detail import error_detail, redact_error, wait_detail
 
 logger = logging.getLogger(__name__)
+
+
+class PasswordUndecryptable(ZoomError):
+    """Not Zoom's answer: the stored password could not be decrypted, so nothing was sent."""
+
+    MEANING = (
+        "The bot could not decrypt the stored password (was PASSWORD_ENCRYPTION_KEY changed?), "
+        "so nothing was sent to Zoom. Ask for the account again."
+    )
+
 
 REQUEUE_LIMIT = 20  # 429s in a row before the request is given up as failed
 RATE_LIMITED_HOLD = "rate-limited"
@@ -77,7 +87,12 @@ def provision(
 ) -> ProvisionResult:
     """Run one claimed job to an outcome (or a requeue). `settle_seconds`: how long a create
     sent by a dead holder may still be running at Zoom before a lookup can be trusted."""
-    job = _start(factory, request_id, vault)
+    try:
+        job = _start(factory, request_id, vault)
+    except PasswordVaultError:
+        # The key changed since the request was stored: nothing can be sent, now or later.
+        logger.error("request %s: its stored password cannot be decrypted", request_id)
+        return _record_failure(factory, request_id=request_id, error=PasswordUndecryptable())
     register_secret(job.password)
     try:
         if job.maybe_sent_at is not None:
@@ -275,9 +290,10 @@ def _record_success(
         row.zoom_owner_id = account.owner_id or None
         row.zoom_owner_email = account.owner_email
         row.zoom_created_at = account.created_at or None
-        # A bulk row's generated password stays (encrypted) until its batch's report hands all
-        # of them to the requester at once (bot/bulk_progress.py), which then erases them.
-        _finish(row, keep_password=row.batch_id is not None and password is not None)
+        # A generated password stays (encrypted) until Slack confirms the requester's DM
+        # (bot/delivery/sender.py) or, for a bulk row, its batch's report hands all of them
+        # over (bot/bulk_progress.py); either then erases it.
+        _finish(row, keep_password=password is not None)
         detail: dict[str, Any] = {
             "http_status": row.zoom_http_status,
             "account_id": account.id,

@@ -1,26 +1,37 @@
-"""Composition root: settings → engine → migrations → clients → flows → Bolt app → WSGI app."""
+"""Composition root: settings → engine → migrations → clients → flows → Bolt app → WSGI app,
+and for a worker the delivery loop, the Zoom job loop and their upkeep."""
 
 from __future__ import annotations
 
 import enum
 import logging
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.background import BackgroundTasks
-from bot.background_process import ChildProcess, ProcessTasks, TaskOwners, child_argv
 from bot.bulk_runtime import Bulk, build_bulk, connect, with_bulk_sweep
 from bot.config import Settings
 from bot.db.migrate import upgrade_to_head
 from bot.db.session import make_engine, make_session_factory
+from bot.delivery.outbox import wake_after_commit
+from bot.delivery.rendering import Renderer
+from bot.delivery.repair import Repairs
+from bot.delivery.sender import Sender
+from bot.delivery.store import OutboxStore
+from bot.delivery.wakeup import Listener, Wakeup, wake_on_commit
+from bot.delivery.worker import DeliveryWorker, Upkeep
 from bot.flows import Flows, build_flows
 from bot.flows.common import FlowSettings
 from bot.home import HomeTab, team_domain_from_url
@@ -36,8 +47,7 @@ from bot.slack.app import create_app
 from bot.slack.blocks import ApprovalSettings
 from bot.slack.directory import SlackDirectory
 from bot.slack.notifier import Notifier
-from bot.slack.web_client import KeepAliveWebClient
-from bot.web import WSGIApp, make_wsgi_app
+from bot.web import HealthLimits, WSGIApp, make_wsgi_app
 from bot.zoom.auth import ZoomServerToServerAuth
 from bot.zoom.client import ZoomClient
 
@@ -48,16 +58,16 @@ ARRIVAL_JITTER_SECONDS = 0.02
 
 
 class Role(enum.Enum):
-    """What one process of the bot runs (see bot/background_process.py)."""
+    """What one process of the bot runs (the Procfile's process types)."""
 
-    ALL = "all"  # acks, background tasks and the job loop: `python app.py`, tests
-    WEB = "web"  # acks only; the rest in a child process: gunicorn's workers
-    BACKGROUND = "background"  # that child: background tasks and the job loop, no HTTP
+    ALL = "all"  # acks and the worker in one process: `python app.py`, tests
+    WEB = "web"  # verify, validate, write, ack: gunicorn's workers (`web:`)
+    WORKER = "worker"  # the outbox, the Zoom jobs, the sweeps and repairs (`worker:`)
 
 
 @dataclass
 class Runtime:
-    """Everything one process runs; close() stops the worker and the pools."""
+    """Everything one process runs; close() stops the loops and the pools."""
 
     settings: Settings
     engine: Engine
@@ -68,12 +78,18 @@ class Runtime:
     zoom: ZoomClient
     zoom_token_client: httpx.Client
     worker: ProvisioningWorker
+    delivery: DeliveryWorker
+    repairs: Repairs
     sweeper: PendingSweeper | None = None
     bulk: Bulk | None = None
-    task_owners: TaskOwners = field(default_factory=TaskOwners)
+    listener: Listener | None = None
+    role: Role = Role.ALL
 
     def close(self, *, wait: bool = True) -> None:
+        if self.listener is not None:
+            self.listener.stop()
         self.worker.stop()
+        self.delivery.stop()
         self.tasks.shutdown(wait=wait)
         self.zoom.close()
         self.zoom_token_client.close()
@@ -99,10 +115,15 @@ def build_runtime(settings: Settings, *, clock: Clock = utc_now, role: Role = Ro
     engine = make_engine(settings.database_url)
     if settings.auto_migrate:
         upgrade_to_head(engine)
-    # One client for the process and for Bolt: it keeps its Slack connections open (bench:
-    # a new TLS connection per call was a large share of each call's CPU).
-    slack = KeepAliveWebClient(
-        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
+    wakeup = Wakeup()
+    wake_on_commit(engine, wakeup)
+    # The web process's client: a 429 on views.open or an ephemeral is retried once, inside
+    # the trigger's 3 s (a 429 means Slack did nothing, so a retry cannot repeat anything).
+    slack = WebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_url,
+        timeout=int(settings.slack_timeout_seconds),
+        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=1)],
     )
     identity = slack.auth_test()
     bot_user_id = str(identity.get("user_id") or "") or None
@@ -117,12 +138,14 @@ def build_runtime(settings: Settings, *, clock: Clock = utc_now, role: Role = Ro
     )
     zoom_token_client = httpx.Client(timeout=zoom_timeout(settings))
     zoom = build_zoom_client(settings, zoom_token_client, before_request=limiter.acquire)
-    owners = TaskOwners()
-    tasks = (
-        ProcessTasks(owners, ChildProcess(child_argv())) if role is Role.WEB else BackgroundTasks()
-    )
+    tasks = BackgroundTasks()
     directory = SlackDirectory(slack, cache_seconds=settings.directory_cache_seconds)
-    notifier = Notifier(slack, approval=approval_settings(settings))
+    notifier = Notifier(
+        slack,
+        approval=approval_settings(settings),
+        sessions=sessions,
+        delivery_deadline=settings.slack_delivery_timeout,
+    )
     policy = build_policy(settings, directory)
     vault = PasswordVault(encryption_key(settings))
     flows = build_flows(
@@ -175,31 +198,46 @@ def build_runtime(settings: Settings, *, clock: Clock = utc_now, role: Role = Ro
     sweeper = PendingSweeper(
         sessions=sessions,
         schedule=pending_schedule(settings),
-        on_step=lambda taken: tasks.submit(notices.handle, taken),
+        on_step=notices.handle,
         clock=clock,
     )
-    # The same names in the web process and its background process: a task crosses by name.
-    owners.register(
-        forms=flows.forms,
-        decisions=flows.decisions,
-        notifier=notifier,
-        home=home,
-        notices=notices,
-        bulk_flows=bulk.flows,
-        bulk_approvals=bulk.approvals,
-        bulk_progress=bulk.progress,
-    )
+    runs_worker = role is not Role.WEB
     worker = start_worker(
         settings,
         flows,
         sessions,
         sweep=with_bulk_sweep(sweeper.run_if_due, bulk),
-        start=role is not Role.WEB,  # there the background process runs the job loop
+        start=runs_worker,
+        wake=wakeup.event(),
     )
     bulk.wake_jobs_with(worker.wake)
-    if isinstance(tasks, ProcessTasks):
-        tasks.child.writer()  # start it now: it runs the job loop even if no task ever comes
-    wsgi = make_wsgi_app(bolt, engine)
+    if not runs_worker:
+        # The job is another process's: PostgreSQL's NOTIFY reaches it (else its poll does).
+        flows.hooks.on_job_due = lambda: notify_workers(engine)
+    repairs = Repairs(
+        sessions=sessions,
+        client=delivery_client(settings),
+        decisions=flows.decisions,
+        outcomes=flows.outcomes,
+        approval_channel=settings.approval_channel,
+    )
+    delivery = build_delivery(
+        settings,
+        engine,
+        sessions=sessions,
+        vault=vault,
+        home=home,
+        flows=flows,
+        repairs=repairs,
+        wake=wakeup.event(),
+    )
+    listener = None
+    if runs_worker:
+        delivery.start()
+        if engine.dialect.name == "postgresql":
+            listener = Listener(settings.database_url, wakeup)
+            listener.start()
+    wsgi = make_wsgi_app(bolt, engine, health=health_limits(settings, role))
     return Runtime(
         settings,
         engine,
@@ -210,10 +248,85 @@ def build_runtime(settings: Settings, *, clock: Clock = utc_now, role: Role = Ro
         zoom,
         zoom_token_client,
         worker,
+        delivery,
+        repairs,
         sweeper,
         bulk,
-        owners,
+        listener,
+        role,
     )
+
+
+def delivery_client(settings: Settings) -> WebClient:
+    """The worker's client: no retry handlers at all. slack_sdk's default one re-sends after a
+    connection error, which could post a message twice; the outbox decides every retry."""
+    return WebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_url,
+        timeout=int(settings.slack_timeout_seconds),
+        retry_handlers=[],
+    )
+
+
+def build_delivery(  # noqa: PLR0913 - the composition root hands each part what it needs
+    settings: Settings,
+    engine: Engine,
+    *,
+    sessions: sessionmaker[Session],
+    vault: PasswordVault,
+    home: HomeTab,
+    flows: Flows,
+    repairs: Repairs,
+    wake: threading.Event,
+) -> DeliveryWorker:
+    store = OutboxStore(engine, instance_id=new_instance_id())
+    renderer = Renderer(
+        sessions=sessions, approval=approval_settings(settings), vault=vault, home=home.view_for
+    )
+    sender = Sender(
+        engine=engine,
+        store=store,
+        client=delivery_client(settings),
+        renderer=renderer,
+        approval=approval_settings(settings),
+        # Slack's per-channel limit, with 2 % to spare for clocks and queues on the way.
+        post_interval_seconds=1.02 / settings.slack_posts_per_second,
+        ops_channel=settings.ops_channel,
+        on_posted=flows.decisions.apply_held,
+    )
+    upkeep = (
+        Upkeep("repairs", repairs.run_all, every_seconds=settings.reaction_reconcile_seconds),
+        Upkeep(
+            "reaction read-back",
+            repairs.reconcile_reactions,
+            every_seconds=settings.reaction_reconcile_seconds,
+        ),
+    )
+    return DeliveryWorker(
+        store=store,
+        sender=sender,
+        wake=wake,
+        parallel=settings.slack_delivery_parallel,
+        upkeep=upkeep,
+    )
+
+
+def health_limits(settings: Settings, role: Role) -> HealthLimits:
+    return HealthLimits(
+        worker_stale_seconds=settings.worker_stale_seconds,
+        outbox_stale_seconds=settings.outbox_stale_seconds,
+    )
+
+
+def notify_workers(engine: Engine) -> None:
+    """A job became due in a process without a job loop: wake the worker processes."""
+    if engine.dialect.name != "postgresql":
+        return  # SQLite deployments poll (one process normally runs both)
+    try:
+        with engine.begin() as connection:
+            wake_after_commit(connection)
+    except SQLAlchemyError as exc:
+        logger.warning("could not wake the workers (%s); they poll", type(exc).__name__)
 
 
 def start_worker(
@@ -223,6 +336,7 @@ def start_worker(
     *,
     sweep: Callable[[], None] | None = None,
     start: bool = True,
+    wake: threading.Event | None = None,
 ) -> ProvisioningWorker:
     worker = ProvisioningWorker(
         sessions=sessions,
@@ -232,6 +346,7 @@ def start_worker(
         poll_seconds=settings.provision_poll_seconds,
         max_parallel=settings.provision_parallel,
         sweep=sweep,
+        wake=wake,
     )
     flows.hooks.on_job_due = worker.wake
     if start:
@@ -337,7 +452,12 @@ def wait_until_idle(runtime: Runtime, timeout_seconds: float = 15.0) -> bool:
         worker = runtime.worker
         # Order matters: a job leaves "due" only after it is marked in flight (see _claim), so
         # reading "due" first and "in flight" second cannot miss a claim landing in between.
-        if not worker.has_due_jobs() and worker.idle() and runtime.tasks.wait_idle(0):
+        if (
+            not worker.has_due_jobs()
+            and worker.idle()
+            and runtime.delivery.idle()
+            and runtime.tasks.wait_idle(0)
+        ):
             return True
         time.sleep(0.02)
     return False

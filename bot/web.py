@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -15,6 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.db.session import check_database
+from bot.delivery.store import health as outbox_health
 
 logger = logging.getLogger(__name__)
 
@@ -25,13 +27,23 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
-def make_wsgi_app(bolt_app: App, engine: Engine) -> WSGIApp:
+@dataclass(frozen=True)
+class HealthLimits:
+    """/healthz answers 503 past these: no worker beat this recently, or a due Slack delivery
+    waited this long (the workers are stuck or too few)."""
+
+    worker_stale_seconds: float = 30.0
+    outbox_stale_seconds: float = 300.0
+
+
+def make_wsgi_app(bolt_app: App, engine: Engine, *, health: HealthLimits | None = None) -> WSGIApp:
     slack_handler = SlackRequestHandler(bolt_app)
+    limits = health or HealthLimits()
 
     def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
         if path == "/healthz" and method in ("GET", "HEAD"):
-            return _healthz(engine, start_response)
+            return _healthz(engine, limits, start_response)
         if path == "/slack/events" and method == "POST":
             if _content_length(environ) > MAX_BODY_BYTES:
                 return _json(start_response, "400 Bad Request", {"error": "body too large"})
@@ -63,9 +75,10 @@ def _timestamp_is_a_number(environ: dict[str, Any]) -> bool:
     return True
 
 
-def _healthz(engine: Engine, start_response: StartResponse) -> list[bytes]:
+def _healthz(engine: Engine, limits: HealthLimits, start_response: StartResponse) -> list[bytes]:
     try:
         check_database(engine)
+        figures = outbox_health(engine)
     except SQLAlchemyError as exc:
         # The class name says enough and cannot carry a connection string's password.
         cause = getattr(exc, "orig", None) or exc
@@ -73,7 +86,20 @@ def _healthz(engine: Engine, start_response: StartResponse) -> list[bytes]:
         return _json(
             start_response, "503 Service Unavailable", {"status": "error", "database": reason}
         )
-    return _json(start_response, "200 OK", {"status": "ok", "database": "ok"})
+    body: dict[str, Any] = {"status": "ok", "database": "ok", "worker": "ok", "outbox": "ok"}
+    worker_seconds, oldest_seconds = figures["worker_seconds"], figures["oldest_due_seconds"]
+    if worker_seconds is None or worker_seconds > limits.worker_stale_seconds:
+        body["worker"] = (
+            "no worker alive"
+            if worker_seconds is None
+            else (f"last seen {worker_seconds:.0f}s ago")
+        )
+    if oldest_seconds is not None and oldest_seconds > limits.outbox_stale_seconds:
+        body["outbox"] = f"oldest due delivery waited {oldest_seconds:.0f}s"
+    if body["worker"] != "ok" or body["outbox"] != "ok":
+        body["status"] = "error"
+        return _json(start_response, "503 Service Unavailable", body)
+    return _json(start_response, "200 OK", body)
 
 
 def _json(start_response: StartResponse, status: str, payload: dict[str, Any]) -> list[bytes]:

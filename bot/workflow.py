@@ -17,7 +17,13 @@ from sqlalchemy import Connection, Table, bindparam, func, insert, select, updat
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db.models import RequestApproval, RequestEvent, RequestStatus, SubaccountRequest
+from bot.db.models import (
+    HeldReaction,
+    RequestApproval,
+    RequestEvent,
+    RequestStatus,
+    SubaccountRequest,
+)
 from bot.passwords import PasswordVault, generate_password
 from bot.validation import ValidRequest
 
@@ -93,11 +99,6 @@ def request_values(
         "password_ciphertext": vault.encrypt(request.password or generate_password()),
         "password_generated": request.password is None,
     }
-    if not required_approvals:
-        # With no approval needed the job is held until its approval message is posted (see
-        # release_job), so the outcome can update that message; the hold lapses if posting dies.
-        values["claimed_by"] = HOLD_FOR_ANNOUNCE
-        values["claim_expires_at"] = datetime.now(UTC) + ANNOUNCE_HOLD
     return values
 
 
@@ -119,6 +120,11 @@ def new_request_row(
         vault=vault,
         required_approvals=required_approvals,
     )
+    if not required_approvals:
+        # A batch needing no approval holds its jobs until its message is posted (see
+        # bulk_workflow.release_jobs), so progress can update it; the hold lapses by itself.
+        values["claimed_by"] = HOLD_FOR_ANNOUNCE
+        values["claim_expires_at"] = datetime.now(UTC) + ANNOUNCE_HOLD
     return SubaccountRequest(**values, **extra)
 
 
@@ -131,6 +137,8 @@ def submit_request(
     vault: PasswordVault,
     required_approvals: int,
     previewed_at: datetime | None = None,
+    approval_channel_id: str | None = None,
+    submission_key: str | None = None,
 ) -> int:
     """Store a valid request, its password encrypted; with no approvals needed it is approved.
     `previewed_at` (when the requester saw the confirmation step) goes in the event's detail.
@@ -145,6 +153,9 @@ def submit_request(
         vault=vault,
         required_approvals=required_approvals,
     )
+    # The channel its approval message is owed to: its thread replies queue behind that post.
+    values["approval_channel_id"] = approval_channel_id
+    values["submission_key"] = submission_key
     request_id = int(connection.execute(_INSERT_REQUEST, values).scalar_one())
     detail: dict[str, Any] = {
         "required_approvals": required_approvals,
@@ -177,6 +188,24 @@ def attach_approval_message(
     db.execute(_INSERT_EVENT, _event(request_id, "posted", actor_id=None, detail=posted))
 
 
+def add_post_failed(connection: Connection, *, request_id: int) -> None:
+    """No channel to post the request in (no APPROVAL_CHANNEL, the command ran nowhere)."""
+    detail = {"channel": None}
+    connection.execute(
+        _INSERT_EVENT, _event(request_id, "post_failed", actor_id=None, detail=detail)
+    )
+
+
+def request_channel(connection: Connection, request_id: int) -> str | None:
+    return connection.scalar(select(_REQUESTS.c.channel_id).where(_REQUESTS.c.id == request_id))
+
+
+def request_for_submission(session: Session, submission_key: str) -> int | None:
+    return session.scalar(
+        select(SubaccountRequest.id).where(SubaccountRequest.submission_key == submission_key)
+    )
+
+
 def request_to_announce(connection: Connection, request_id: int) -> SubaccountRequest:
     """A request as its approval message shows it: a row outside any session, without the
     password's ciphertext (announcing never needs it, so it is never read)."""
@@ -191,6 +220,49 @@ def find_by_message(session: Session, *, channel_id: str, ts: str) -> Subaccount
             SubaccountRequest.approval_ts == ts,
         )
     ).first()
+
+
+def hold_reaction(
+    factory: sessionmaker[Session], *, channel_id: str, ts: str, user_id: str, reaction: str
+) -> None:
+    """Keep a reaction on a bot message no request claims yet (a redelivery: kept once)."""
+    try:
+        with factory.begin() as session:
+            session.add(
+                HeldReaction(
+                    channel_id=channel_id, message_ts=ts, user_id=user_id, reaction=reaction
+                )
+            )
+            add_event(
+                session,
+                request_id=None,
+                kind="reaction_held",
+                actor_id=user_id,
+                detail={"reaction": reaction, "channel": channel_id, "ts": ts},
+            )
+    except IntegrityError:
+        return
+
+
+def take_held_reactions(
+    factory: sessionmaker[Session], *, channel_id: str, ts: str
+) -> list[HeldReaction]:
+    """The reactions held for (channel_id, ts), deleted in the same transaction: of two
+    workers applying them, each reaction goes to one."""
+    with factory.begin() as session:
+        held = list(
+            session.scalars(
+                select(HeldReaction)
+                .where(HeldReaction.channel_id == channel_id, HeldReaction.message_ts == ts)
+                .order_by(HeldReaction.id)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        for row in held:
+            session.delete(row)
+        session.flush()
+        session.expunge_all()
+    return held
 
 
 def approvers_of(session: Session, request_id: int) -> list[str]:

@@ -185,7 +185,15 @@ class BotHarness:
             return list(session.scalars(query))
 
     def event_kinds(self, request_id: int | None) -> list[str]:
-        return [event.kind for event in self.events(request_id)]
+        """The request's steps; its Slack delivery attempts are in delivery_events()."""
+        return [e.kind for e in self.events(request_id) if e.kind != "slack_delivery"]
+
+    def delivery_events(self, request_id: int | None) -> list[dict[str, object]]:
+        return [
+            dict(event.detail or {})
+            for event in self.events(request_id)
+            if event.kind == "slack_delivery"
+        ]
 
     def table_dump(self) -> str:
         """Every row of every table as text, for 'the secret appears nowhere' checks."""

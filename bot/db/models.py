@@ -21,6 +21,9 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy import (
+    false as sa_false,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -119,6 +122,9 @@ class SubaccountRequest(Base):
     # a request made with the form. batch_row is its line in the CSV (the header is line 1).
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("request_batches.id"), index=True)
     batch_row: Mapped[int | None] = mapped_column(Integer)
+    # A digest of the sealed confirmation step that stored this request: the same confirmation
+    # submitted twice (a slow ack, a second click) finds this row instead of storing another.
+    submission_key: Mapped[str | None] = mapped_column(String(64), unique=True)
 
 
 class BatchStatus(enum.StrEnum):
@@ -218,3 +224,82 @@ class ConfigEvent(Base):
     entries: Mapped[list[str]] = mapped_column(JSON)  # the whole list as configured, sorted
     added: Mapped[list[str]] = mapped_column(JSON)
     removed: Mapped[list[str]] = mapped_column(JSON)
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"  # a permanent error, or retried until its deadline: see last_error
+
+
+class SlackOutbox(Base):
+    """One thing the bot owes Slack (bot/delivery/): written in the transaction of the change
+    that owes it, delivered by a worker, retried until `deadline_at`, never posted twice.
+
+    Rows of one `queue` are delivered one at a time in id order (a channel's posts in the order
+    they were owed; a request's updates one after another); different queues in parallel."""
+
+    __tablename__ = "slack_outbox"
+    __table_args__ = (Index("ix_slack_outbox_due", "status", "queue", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    queue: Mapped[str] = mapped_column(String(96))
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING)
+    request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subaccount_requests.id", ondelete="CASCADE"), index=True
+    )
+    channel_id: Mapped[str | None] = mapped_column(String(32))  # the target, once known
+    user_id: Mapped[str | None] = mapped_column(String(32))  # a DM's or a Home's person
+    # What to say (text, blocks, flags); never a secret: the password DM is rendered at send.
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The last attempt may have reached Slack (timeout, lost answer, 5xx): look before posting.
+    maybe_sent: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deadline_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claim_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(96))
+    slack_ts: Mapped[str | None] = mapped_column(String(32))  # the message it posted
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SlackPacing(Base):
+    """When the next chat.postMessage of a queue (a channel, a DM) may leave, shared by every
+    worker: Slack allows about one message per second per channel."""
+
+    __tablename__ = "slack_pacing"
+
+    queue: Mapped[str] = mapped_column(String(96), primary_key=True)
+    next_slot_epoch: Mapped[float] = mapped_column(Float)
+
+
+class HeldReaction(Base):
+    """A reaction on one of the bot's own messages that matched no request yet (it came before
+    the message's ts was recorded): applied once a request claims that message."""
+
+    __tablename__ = "held_reactions"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "message_ts", "user_id", "reaction"),
+        Index("ix_held_reactions_message", "channel_id", "message_ts"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(32))
+    message_ts: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    reaction: Mapped[str] = mapped_column(String(100))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WorkerHeartbeat(Base):
+    """One row per worker process, renewed every few seconds: /healthz reads the newest."""
+
+    __tablename__ = "worker_heartbeats"
+
+    worker_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -15,7 +15,7 @@ from bot.background import BackgroundTasks
 from bot.flows.common import FlowHooks, FlowSettings
 from bot.flows.decisions import Decisions
 from bot.flows.forms import RequestForms
-from bot.flows.outcomes import Announcements, Outcomes
+from bot.flows.outcomes import Outcomes
 from bot.flows.queries import Queries
 from bot.passwords import PasswordVault
 from bot.policy import AccessPolicy
@@ -46,7 +46,6 @@ def build_flows(
     escalation: AccessPolicy | None = None,
 ) -> Flows:
     hooks = FlowHooks()
-    announcements = Announcements()  # a job's outcome is told after its approval (same process)
     return Flows(
         settings=settings,
         hooks=hooks,
@@ -69,8 +68,8 @@ def build_flows(
             notifier=notifier,
             hooks=hooks,
             bot_user_id=bot_user_id,
+            tasks=tasks,
             escalation=escalation,
-            announcements=announcements,
         ),
         outcomes=Outcomes(
             settings=settings,
@@ -79,7 +78,5 @@ def build_flows(
             zoom=zoom,
             vault=vault,
             hooks=hooks,
-            announcements=announcements,
-            tasks=tasks,
         ),
     )

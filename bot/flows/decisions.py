@@ -9,9 +9,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import workflow
+from bot.background import BackgroundTasks
 from bot.db.models import RequestStatus, SubaccountRequest
 from bot.flows.common import Choice, FlowHooks, FlowSettings, logger, record_event
-from bot.flows.outcomes import Announcements, show_outcome_if_finished
 from bot.pending_notices import send_expired_dm
 from bot.policy import AccessPolicy, Verdict
 from bot.slack import messages
@@ -33,7 +33,7 @@ class Decisions:
         notifier: Notifier,
         hooks: FlowHooks,
         bot_user_id: str | None,
-        announcements: Announcements,
+        tasks: BackgroundTasks,
         escalation: AccessPolicy | None = None,
     ) -> None:
         self.settings = settings
@@ -42,9 +42,9 @@ class Decisions:
         self._notifier = notifier
         self._hooks = hooks
         self._bot_user_id = bot_user_id
+        self._tasks = tasks  # ephemerals leave after the ack, on this process's small pool
         # ESCALATION_APPROVERS as approvers: they may decide a request once it is escalated.
         self._escalation = escalation
-        self._announcements = announcements
 
     def react(self, *, user_id: str, reaction: str, channel_id: str, ts: str) -> None:
         try:
@@ -54,14 +54,15 @@ class Decisions:
 
     def _unavailable(self, exc: SQLAlchemyError, *, user_id: str, channel_id: str) -> None:
         logger.warning("a decision could not be recorded (%s)", type(exc).__name__)
-        self._notifier.ephemeral(
+        self._tasks.submit(
+            self._notifier.ephemeral,
             channel_id=channel_id,
             user_id=user_id,
             text=messages.unavailable_text() + " React or click again later.",
         )
 
     def _react(self, *, user_id: str, reaction: str, channel_id: str, ts: str) -> None:
-        choice = self._choice_for(reaction)
+        choice = self.choice_for(reaction)
         if choice is None or user_id == self._bot_user_id:
             return
         with self._sessions() as session:
@@ -71,12 +72,11 @@ class Decisions:
         ):
             return
         if row is None:
-            record_event(
-                self._sessions,
-                None,
-                "reaction_ignored",
-                actor_id=user_id,
-                detail={"reaction": reaction, "channel": channel_id, "ts": ts},
+            # One of the bot's own messages (the listener dropped everyone else's) that no
+            # request claims yet: its ts may be on its way to the database. Kept, and applied
+            # once a request is posted there (apply_held).
+            workflow.hold_reaction(
+                self._sessions, channel_id=channel_id, ts=ts, user_id=user_id, reaction=reaction
             )
             return
         # The row just read is the one decided on: reading it again would only cost a round trip.
@@ -84,7 +84,14 @@ class Decisions:
             row, request_id=row.id, user_id=user_id, choice=choice, channel_id=channel_id
         )
 
-    def _choice_for(self, reaction: str) -> Choice | None:
+    def apply_held(self, request_id: int, channel_id: str, ts: str) -> None:
+        """Request `request_id` was just posted at (channel_id, ts): the reactions that came
+        first count now, each once (the held row is deleted by whoever applies it)."""
+        for held in workflow.take_held_reactions(self._sessions, channel_id=channel_id, ts=ts):
+            logger.info("request %s: applying a reaction that came before its ts", request_id)
+            self.react(user_id=held.user_id, reaction=held.reaction, channel_id=channel_id, ts=ts)
+
+    def choice_for(self, reaction: str) -> Choice | None:
         # Skin-tone variants arrive as "name::skin-tone-2".
         name = reaction.split("::", 1)[0]
         if name == self.settings.approve_reaction:
@@ -198,9 +205,13 @@ class Decisions:
         self._render_decision(decision, user_id=user_id, tell=tell)
 
     def _ephemeral_to(self, *, channel_id: str, user_id: str) -> Tell:
-        return lambda text: self._notifier.ephemeral(
-            channel_id=channel_id, user_id=user_id, text=text
+        return lambda text: self._tasks.submit(
+            self._notifier.ephemeral, channel_id=channel_id, user_id=user_id, text=text
         )
+
+    @property
+    def bot_user_id(self) -> str | None:
+        return self._bot_user_id
 
     def _decision(self, row: SubaccountRequest, *, user_id: str, choice: Choice) -> Decision:
         verdict = self.may_decide(row, user_id=user_id, choice=choice)
@@ -260,14 +271,11 @@ class Decisions:
         return verdict
 
     def _render_decision(self, decision: Decision, *, user_id: str, tell: Tell) -> None:
-        if decision.outcome != DecisionOutcome.APPROVED:
-            self._announce(decision, user_id=user_id, tell=tell)
-            return
-        # The approval is committed: start the Zoom call before any Slack round trip. Told
-        # first, so that the job's replies wait for this decision's own.
-        with self._announcements.telling(decision.request.id):
+        # What the decision owes Slack is owed before the Zoom job is woken, so the job's own
+        # thread reply queues behind "approved by …" in the channel's queue.
+        self._announce(decision, user_id=user_id, tell=tell)
+        if decision.outcome == DecisionOutcome.APPROVED:
             self._hooks.on_job_due()
-            self._announce(decision, user_id=user_id, tell=tell)
 
     def _announce(self, decision: Decision, *, user_id: str, tell: Tell) -> None:
         row, outcome = decision.request, decision.outcome
@@ -278,37 +286,27 @@ class Decisions:
             )
             tell(text)
             return
-        self._notifier.refresh_request(row, approvers=decision.approvers)
-        if outcome == DecisionOutcome.APPROVED:
-            self._show_outcome_if_overtaken(row.id)
-        self._hooks.on_request_changed(row)
-        if outcome == DecisionOutcome.WAITING_FOR_MORE:
-            needed = self.settings.required_approvals
-            self._notifier.reply_in_thread(
-                row, f"<@{user_id}> approved ({len(decision.approvers)} of {needed} approvals)."
-            )
-            return
         if outcome == DecisionOutcome.EXPIRED:
             tell(f"Request #{row.id} expired before it was decided.")
-            send_expired_dm(self._notifier, row)
-            return
-        self._notifier.reply_in_thread(row, _THREAD_DECISIONS[outcome].format(user=user_id))
-        self._notifier.dm(user_id=row.requester_id, text=messages.decision_dm(row))
+        with self._sessions.begin() as session:
+            self._owe_decision_notices(session, decision, user_id=user_id)
+        self._hooks.on_request_changed(row)
 
-    def _show_outcome_if_overtaken(self, request_id: int) -> None:
-        """The job runs while the approval's update is on its way, so its outcome may have been
-        shown first and then overwritten by "approved, creating…". Read the status after our
-        update returned: if the outcome's commit came before this read, show the outcome again
-        (the same rendering as the job's, so either update landing last shows it); if it comes
-        after, the job sends its own update after ours was done, and that one lands last."""
-        try:
-            shown = show_outcome_if_finished(self._sessions, self._notifier, request_id)
-        except SQLAlchemyError as exc:
-            # The approval is recorded and the job will show its outcome; only this check failed.
-            logger.warning("could not re-check request %s (%s)", request_id, type(exc).__name__)
-            return
-        if shown:
-            logger.info("request %s: its outcome came first; shown again", request_id)
+    def _owe_decision_notices(self, session: Session, decision: Decision, *, user_id: str) -> None:
+        """The message updated in place, a line in its thread, the requester's DM: one
+        transaction, so they are all owed or none is."""
+        row, outcome = decision.request, decision.outcome
+        self._notifier.refresh_request(row, db=session)
+        if outcome == DecisionOutcome.WAITING_FOR_MORE:
+            needed = self.settings.required_approvals
+            text = f"<@{user_id}> approved ({len(decision.approvers)} of {needed} approvals)."
+            self._notifier.reply_in_thread(row, text, db=session)
+        elif outcome == DecisionOutcome.EXPIRED:
+            send_expired_dm(self._notifier, row, db=session)
+        else:
+            text = _THREAD_DECISIONS[outcome].format(user=user_id)
+            self._notifier.reply_in_thread(row, text, db=session)
+            self._notifier.dm(user_id=row.requester_id, text=messages.decision_dm(row), db=session)
 
 
 def _on_another_message(row: SubaccountRequest, *, channel_id: str, message_ts: str | None) -> bool:

@@ -3,21 +3,23 @@ announcing it for approval."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import request_again, workflow
 from bot.background import BackgroundTasks
-from bot.db.models import RequestStatus, SubaccountRequest
-from bot.flows.common import FlowHooks, FlowSettings, logger, record_event
+from bot.delivery import outbox
+from bot.flows.common import FlowHooks, FlowSettings, logger
 from bot.passwords import PasswordVault
 from bot.policy import AccessPolicy, Verdict
 from bot.preview import Preview, PreviewError, Previews, PreviewTooLargeError
 from bot.slack import messages
+from bot.slack.blocks import escape, reason_fits
 from bot.slack.modal import request_form
 from bot.slack.notifier import Notifier
 from bot.slack.preview_view import filled_form, start_again_text, start_again_view
@@ -129,7 +131,11 @@ class RequestForms:
             logger.warning("a confirmation step was refused (%s)", type(stale).__name__)
             return Submission(refusal=start_again_text(stale, command=command), start_again=True)
         result = self.submit(
-            user_id=user_id, channel_id=draft.channel_id, raw=draft.raw, previewed_at=draft.made_at
+            user_id=user_id,
+            channel_id=draft.channel_id,
+            raw=draft.raw,
+            previewed_at=draft.made_at,
+            submission_key=submission_key_of(sealed),
         )
         if result.errors:
             # The checks changed since the preview (a new release or setting): nothing stored.
@@ -156,6 +162,7 @@ class RequestForms:
         channel_id: str | None,
         raw: RequestInput,
         previewed_at: datetime | None = None,
+        submission_key: str | None = None,
     ) -> Submission:
         """Validate, authorize again (the allowlist may have changed), store, then announce.
         `previewed_at`: when the person was shown these values' confirmation step."""
@@ -170,6 +177,7 @@ class RequestForms:
             request=request,
             verdict=verdict,
             previewed_at=previewed_at,
+            submission_key=submission_key,
         )
 
     def _checked_store(
@@ -180,6 +188,7 @@ class RequestForms:
         request: ValidRequest,
         verdict: Verdict,
         previewed_at: datetime | None = None,
+        submission_key: str | None = None,
     ) -> Submission:
         try:
             return self._store(
@@ -189,6 +198,7 @@ class RequestForms:
                 allowed=verdict.allowed,
                 reason=verdict.reason,
                 previewed_at=previewed_at,
+                submission_key=submission_key,
             )
         except SQLAlchemyError as exc:
             logger.warning("could not store a request (%s)", type(exc).__name__)
@@ -203,6 +213,7 @@ class RequestForms:
         allowed: bool,
         reason: str,
         previewed_at: datetime | None,
+        submission_key: str | None,
     ) -> Submission:
         if not allowed:
             with self._sessions.begin() as session:
@@ -214,55 +225,76 @@ class RequestForms:
                     reason=reason,
                 )
             return Submission(refusal=messages.denied_request_text())
-        # Committed before the ack, so nothing acked is lost. A Connection, not a Session: this
-        # is the ack's critical path and the request needs no unit of work (two Core inserts).
-        with _engine(self._sessions).begin() as connection:
-            request_id = workflow.submit_request(
-                connection,
-                requester_id=user_id,
-                channel_id=channel_id,
-                request=request,
-                vault=self._vault,
-                required_approvals=self.settings.required_approvals,
-                previewed_at=previewed_at,
-            )
-        self._tasks.submit(self.announce, request_id)
+        # Committed before the ack, with everything it owes Slack in the same transaction, so
+        # nothing acked is lost. A Connection, not a Session: this is the ack's critical path.
+        try:
+            with _engine(self._sessions).begin() as connection:
+                request_id = workflow.submit_request(
+                    connection,
+                    requester_id=user_id,
+                    channel_id=channel_id,
+                    request=request,
+                    vault=self._vault,
+                    required_approvals=self.settings.required_approvals,
+                    previewed_at=previewed_at,
+                    approval_channel_id=self.settings.approval_channel or channel_id,
+                    submission_key=submission_key,
+                )
+                self._owe_announcement(
+                    connection, request_id=request_id, user_id=user_id, request=request
+                )
+        except IntegrityError:
+            existing = self._stored_for(submission_key)
+            if existing is None:
+                raise
+            logger.info("a confirmation step was submitted again: request %s", existing)
+            return Submission(request_id=existing)
+        if not self.settings.required_approvals:
+            self._hooks.on_job_due()
         return Submission(request_id=request_id)
 
-    def announce(self, request_id: int) -> None:
-        """Post the request for approval; with no approval required, go straight to Zoom."""
-        # Connections rather than Sessions: this shares the GIL with the acks of other requests.
-        engine = _engine(self._sessions)
-        with engine.connect() as connection:
-            row = workflow.request_to_announce(connection, request_id)
-        channel_id = self.settings.approval_channel or row.channel_id
-        ts = None
-        if channel_id:
-            ts = self._notifier.post_request(channel_id=channel_id, row=row, approvers=[])
-        if channel_id and ts:
-            with engine.begin() as connection:
-                workflow.attach_approval_message(
-                    connection, request_id=request_id, channel_id=channel_id, ts=ts
-                )
-            row.approval_channel_id, row.approval_ts = channel_id, ts
-        else:
-            record_event(self._sessions, request_id, "post_failed", detail={"channel": channel_id})
-        self._notifier.dm(user_id=row.requester_id, text=self._submitted_dm(row, channel_id, ts))
-        if row.status == RequestStatus.PROVISIONING:
-            # Only after the DM, so "creating it in Zoom now" comes before the outcome's message.
-            with engine.begin() as connection:
-                workflow.release_job(connection, request_id=request_id)
-            self._hooks.on_job_due()
+    def _stored_for(self, submission_key: str | None) -> int | None:
+        if submission_key is None:
+            return None
+        with self._sessions() as session:
+            return workflow.request_for_submission(session, submission_key)
 
-    def _submitted_dm(self, row: SubaccountRequest, channel_id: str | None, ts: str | None) -> str:
-        if not ts:
-            return (
-                f":warning: Your request #{row.id} is saved, but the bot could not post it for "
-                "approval (is the bot in the approval channel?). Ask an admin."
+    def _owe_announcement(
+        self, connection: Connection, *, request_id: int, user_id: str, request: ValidRequest
+    ) -> None:
+        """The approval message, the requester's DM, and the whole reason when the message
+        can show only the start of it."""
+        channel_id = self.settings.approval_channel or None
+        channel_id = channel_id or workflow.request_channel(connection, request_id)
+        owed: list[outbox.Owed] = []
+        if channel_id:
+            owed.append(
+                outbox.request_post(request_id, channel_id=channel_id, requester_id=user_id)
             )
-        if row.status == RequestStatus.PROVISIONING:
-            return f"Your request #{row.id} needs no approval; creating it in Zoom now."
-        return f"Your request #{row.id} was sent for approval in <#{channel_id}>."
+            if request.reason and not reason_fits(request.reason):
+                text = f"The whole reason of request #{request_id}:\n{escape(request.reason)}"
+                owed.append(outbox.thread_reply(request_id, channel_id=channel_id, text=text))
+        else:
+            workflow.add_post_failed(connection, request_id=request_id)
+        text = self._submitted_dm(request_id, channel_id)
+        owed.append(outbox.dm(user_id, text=text, request_id=request_id))
+        self._notifier.owe(*owed, db=connection)
+
+    def _submitted_dm(self, request_id: int, channel_id: str | None) -> str:
+        if not channel_id:
+            return (
+                f":warning: Your request #{request_id} is saved, but the bot could not post it "
+                "for approval (is the bot in the approval channel?). Ask an admin."
+            )
+        if not self.settings.required_approvals:
+            return f"Your request #{request_id} needs no approval; creating it in Zoom now."
+        return f"Your request #{request_id} was sent for approval in <#{channel_id}>."
+
+
+def submission_key_of(sealed: str) -> str:
+    """The sealed confirmation step names one submission: its digest (the seal itself holds
+    the typed values, encrypted, and is not stored)."""
+    return hashlib.sha256(sealed.encode()).hexdigest()
 
 
 def _engine(sessions: sessionmaker[Session]) -> Engine:

@@ -1,21 +1,16 @@
-"""A claimed provisioning job: run it at Zoom, then tell the channel, the requester and, when it
-needs a person, the ops channel. Also renders a finished job's outcome into its approval
-message again, for the approval path that may have overwritten it (see Decisions)."""
+"""A claimed provisioning job: run it at Zoom, then owe the channel, the requester and, when it
+needs a person, the ops channel their notices; and a finished job's outcome rebuilt from its
+row (what the approval message shows, rendered at send time: bot/delivery/rendering.py)."""
 
 from __future__ import annotations
-
-import threading
-from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import ops_alerts, workflow
-from bot.background import BackgroundTasks
 from bot.db.models import RequestEvent, RequestStatus, SubaccountRequest
-from bot.flows.common import FlowHooks, FlowSettings, logger, record_event
+from bot.delivery import outbox
+from bot.flows.common import FlowHooks, FlowSettings
 from bot.passwords import PasswordVault
 from bot.provisioning import ProvisionResult, ZoomAccounts, provision
 from bot.redaction import redact
@@ -23,38 +18,6 @@ from bot.slack import messages
 from bot.slack.notifier import Notifier
 from bot.zoom.client import CreatedAccount
 from bot.zoom_result_detail import error_from_detail
-
-# How long a job's replies wait for the approval's own (a few Slack calls, each bounded).
-ANNOUNCE_WAIT_SECONDS = 30.0
-
-
-class Announcements:
-    """Requests whose decision this process is still telling Slack about. Their job calls Zoom
-    at once but posts its outcome in the thread and DMs only after, so people read "approved,
-    creating…" before "created". Per process: the job is woken in the process that decided."""
-
-    def __init__(self) -> None:
-        self._telling: Counter[int] = Counter()
-        self._changed = threading.Condition()
-
-    @contextmanager
-    def telling(self, request_id: int) -> Iterator[None]:
-        with self._changed:
-            self._telling[request_id] += 1
-        try:
-            yield
-        finally:
-            with self._changed:
-                self._telling[request_id] -= 1
-                if self._telling[request_id] <= 0:
-                    del self._telling[request_id]
-                self._changed.notify_all()
-
-    def wait_until_told(self, request_id: int, timeout_seconds: float) -> bool:
-        with self._changed:
-            return self._changed.wait_for(
-                lambda: request_id not in self._telling, timeout=timeout_seconds
-            )
 
 
 class Outcomes:
@@ -67,8 +30,6 @@ class Outcomes:
         zoom: ZoomAccounts,
         vault: PasswordVault,
         hooks: FlowHooks,
-        announcements: Announcements,
-        tasks: BackgroundTasks,
     ) -> None:
         self.settings = settings
         self._sessions = sessions
@@ -76,8 +37,6 @@ class Outcomes:
         self._zoom = zoom
         self._vault = vault
         self._hooks = hooks
-        self._announcements = announcements
-        self._tasks = tasks
 
     def provision(self, request_id: int) -> None:
         """Run by the provisioning worker on a job it has claimed."""
@@ -94,64 +53,48 @@ class Outcomes:
         if row.batch_id is not None:
             self._hooks.on_batch_row_done(row)  # progress and the report are per batch, not per row
             return
-        # Slack is told on the background pool: the job's slot (PROVISION_PARALLEL) is for Zoom
-        # calls, and a slow Slack (several calls, each up to its timeout) must not hold it.
-        self._tasks.submit(self.tell_outcome, result)
+        self.tell_outcome(result)
 
     def tell_outcome(self, result: ProvisionResult) -> None:
-        """The channel, the thread, the requester and, when needed, the ops channel."""
+        """The message, the thread, the requester's channel and DMs and, when needed, the ops
+        channel: owed in one transaction with the `notified` event that says they were."""
         row = result.request
-        request_id = row.id
-        # The message at once: should the approval's update land after it, the approval path
-        # renders the outcome again (Decisions). Replies and DMs cannot be redone: they wait.
-        text = show_outcome(self._sessions, self._notifier, result)
-        if not self._announcements.wait_until_told(row.id, ANNOUNCE_WAIT_SECONDS):
-            logger.warning("request %s: announcing its outcome before its approval", row.id)
-        same_channel = row.channel_id == row.approval_channel_id
-        self._notifier.reply_in_thread(row, text, broadcast=same_channel)
-        if row.channel_id and not same_channel:
-            self._notifier.post(channel_id=row.channel_id, text=f"Request #{row.id}: {text}")
-        self._notifier.dm(user_id=row.requester_id, text=redact(messages.outcome_dm(result)))
-        if result.generated_password:
-            self._notifier.dm(
-                user_id=row.requester_id, text=messages.password_dm(row, result.generated_password)
-            )
-        record_event(self._sessions, request_id, "notified", detail={"status": row.status})
+        with self._sessions.begin() as session:
+            self.owe_outcome_notices(session, result)
         self._hooks.on_request_changed(row)
-        if self.settings.ops_channel and ops_alerts.needs_alert(row):
-            self._alert_ops(row, text, channel_id=self.settings.ops_channel)
 
-    def _alert_ops(self, row: SubaccountRequest, text: str, *, channel_id: str) -> None:
-        posted = self._notifier.post(channel_id=channel_id, text=ops_alerts.alert_text(row, text))
-        record_event(
-            self._sessions, row.id, "ops_alerted", detail={"channel": channel_id, "posted": posted}
+    def owe_outcome_notices(self, session: Session, result: ProvisionResult) -> None:
+        row = result.request
+        text = redact(messages.outcome_text(result))
+        notifier = self._notifier
+        same_channel = row.channel_id == row.approval_channel_id
+        notifier.refresh_request(row, db=session)
+        notifier.reply_in_thread(row, text, broadcast=same_channel, db=session)
+        if row.channel_id and not same_channel:
+            notifier.post(channel_id=row.channel_id, text=f"Request #{row.id}: {text}", db=session)
+        notifier.dm(user_id=row.requester_id, text=redact(messages.outcome_dm(result)), db=session)
+        if result.generated_password or _password_kept(row):
+            # Rendered (decrypted) only when sent; erased once Slack confirms the DM.
+            notifier.owe(outbox.password_dm(row.id, user_id=row.requester_id), db=session)
+        alert_channel = self.settings.ops_channel
+        if alert_channel and ops_alerts.needs_alert(row):
+            notifier.post(
+                channel_id=alert_channel, text=ops_alerts.alert_text(row, text), db=session
+            )
+            workflow.add_event(
+                session, request_id=row.id, kind="ops_alerted", detail={"channel": alert_channel}
+            )
+        workflow.add_event(
+            session, request_id=row.id, kind="notified", detail={"status": row.status}
         )
 
 
-def show_outcome(
-    sessions: sessionmaker[Session], notifier: Notifier, result: ProvisionResult
-) -> str:
-    """Render a finished job's outcome into its approval message; returns the outcome's text.
-    The one rendering: the job's own update and a re-render must show the same message."""
-    text = redact(messages.outcome_text(result))
-    with sessions() as session:
-        approvers = workflow.approvers_of(session, result.request.id)
-    notifier.refresh_request(result.request, approvers=approvers, outcome=text)
-    return text
-
-
-def show_outcome_if_finished(
-    sessions: sessionmaker[Session], notifier: Notifier, request_id: int
-) -> bool:
-    """Render the outcome again when the job has finished (read from the database); False,
-    sending nothing, while it has not."""
-    with sessions() as session:
-        row = session.get(SubaccountRequest, request_id)
-        result = None if row is None else settled_result(session, row)
-    if result is None or result.request.batch_id is not None:
-        return False  # a batch row's outcome is shown on its batch's message, not its own
-    show_outcome(sessions, notifier, result)
-    return True
+def _password_kept(row: SubaccountRequest) -> bool:
+    return (
+        row.status == RequestStatus.CREATED
+        and row.password_generated
+        and row.password_ciphertext is not None
+    )
 
 
 def settled_result(session: Session, row: SubaccountRequest) -> ProvisionResult | None:

@@ -57,7 +57,8 @@ def create_app(
         client=client,
         signing_secret=signing_secret,
         request_verification_enabled=signing_secret is not None,
-        # Ack as soon as the listener returns; slow work is queued on `tasks` by the listeners.
+        # Ack when the listener returns: what it records is committed before Slack hears "ok";
+        # Slack calls are owed to the worker (bot/delivery/) or queued on `tasks`.
         process_before_response=True,
         logger=_bolt_logger,
     )
@@ -69,8 +70,8 @@ def create_app(
         bulk=bulk.flows if bulk else None,
     )
     views.register(app, forms=flows.forms)
-    actions.register(app, decisions=flows.decisions, tasks=tasks)
-    events.register(app, decisions=flows.decisions, tasks=tasks)
+    actions.register(app, decisions=flows.decisions)
+    events.register(app, decisions=flows.decisions)
     request_again.register(app, forms=flows.forms, tasks=tasks)
     home.register(app, home=home_tab, tasks=tasks)
     if bulk is not None:

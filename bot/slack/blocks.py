@@ -128,8 +128,19 @@ def describe_options(options: dict[str, Any] | None) -> str:
     return "; ".join(parts)
 
 
+REASON_SHOWN_MAX = 2800  # of a section's 3,000 characters, after escaping and quoting
+
+
+def reason_fits(text: str) -> bool:
+    """Whether the whole reason shows in its section (else a cut one, and the thread has it)."""
+    return len(escape(text)) + text.count("\n") + 1 <= REASON_SHOWN_MAX
+
+
 def _quote(text: str) -> str:
-    return "\n".join(f">{line}" for line in fit(text, 2800).split("\n"))
+    # Each line gains a ">": leave room for them, or a reason of many short lines (each `&` an
+    # `&amp;`) would break Slack's section limit and the message would never be posted.
+    room = REASON_SHOWN_MAX - text.count("\n") - 1
+    return "\n".join(f">{line}" for line in fit(text, max(room, 100)).split("\n"))
 
 
 def _status_line(row: SubaccountRequest, approvers: list[str], settings: ApprovalSettings) -> str:

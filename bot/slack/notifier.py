@@ -1,30 +1,53 @@
-"""Every message the bot sends to Slack outside an ack, each failure logged and contained.
-
-A failed DM must not stop the thread reply or the message update, so each call stands alone and
-reports success as a bool; the error code Slack gave (never the payload) goes to the log.
+"""Every message the bot sends to Slack outside an ack: owed ones through the outbox, the
+immediate ones (views, ephemerals, response_url, files) called here, each failure logged and
+contained; the error code Slack gave (never the payload) goes to the log.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.models.views import View
 from slack_sdk.webhook import WebhookClient
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import SubaccountRequest
-from bot.slack.blocks import ApprovalSettings, Rendered, request_message
+from bot.delivery import outbox
+from bot.slack.blocks import ApprovalSettings, Rendered
 from bot.slack.uploads import Upload, upload_file
 
 logger = logging.getLogger(__name__)
 
 
 class Notifier:
-    def __init__(self, client: WebClient, *, approval: ApprovalSettings) -> None:
+    """What the bot says to Slack. What it owes (messages, replies, updates, DMs) becomes outbox
+    rows, in `db`'s transaction when given (else one of their own), delivered by the worker
+    (bot/delivery/); what answers a person right now (views, ephemerals, response_url) is
+    called here and now, since a trigger or an ephemeral is worth nothing later."""
+
+    def __init__(
+        self,
+        client: WebClient,
+        *,
+        approval: ApprovalSettings,
+        sessions: sessionmaker[Session],
+        delivery_deadline: timedelta = outbox.DEFAULT_DEADLINE,
+    ) -> None:
         self._client = client
         self._approval = approval
+        self._sessions = sessions
+        self._deadline = delivery_deadline
+
+    def owe(self, *owed: outbox.Owed, db: outbox.Db | None = None) -> None:
+        if db is not None:
+            outbox.owe(db, *owed, deadline=self._deadline)
+            return
+        with self._sessions.begin() as session:
+            outbox.owe(session, *owed, deadline=self._deadline)
 
     def open_modal(self, *, trigger_id: str, view: View | dict[str, Any]) -> bool:
         """`view` as a View or as its dict (modal.request_form's cached one: no rebuilding)."""
@@ -36,63 +59,55 @@ class Notifier:
             "views.update", self._client.views_update, view_id=view_id, hash=view_hash, view=view
         )
 
-    def post_request(
-        self, *, channel_id: str, row: SubaccountRequest, approvers: list[str]
-    ) -> str | None:
-        rendered = request_message(row, approvers=approvers, settings=self._approval)
-        return post_approval_message(
-            self._client, self._approval, rendered, channel_id=channel_id, log=logger
-        )
-
     def refresh_request(
-        self, row: SubaccountRequest, *, approvers: list[str], outcome: str | None = None
+        self,
+        row: SubaccountRequest,
+        *,
+        approvers: list[str] | None = None,
+        db: outbox.Db | None = None,
     ) -> bool:
-        if not (row.approval_channel_id and row.approval_ts):
-            return False
-        rendered = request_message(
-            row, approvers=approvers, settings=self._approval, outcome=outcome
-        )
-        return self._call(
-            "chat.update",
-            self._client.chat_update,
-            channel=row.approval_channel_id,
-            ts=row.approval_ts,
-            text=rendered.text,
-            blocks=rendered.blocks,
-        )
+        """The approval message shows the request as it is when the update is sent (the
+        newest state wins), so `approvers` is only read back from the database then."""
+        del approvers
+        self.owe(outbox.request_update(row.id), db=db)
+        return True
 
     def reply_in_thread(
-        self, row: SubaccountRequest, text: str, *, broadcast: bool = False
+        self,
+        row: SubaccountRequest,
+        text: str,
+        *,
+        broadcast: bool = False,
+        db: outbox.Db | None = None,
     ) -> bool:
-        if not (row.approval_channel_id and row.approval_ts):
+        channel_id = row.approval_channel_id or row.channel_id
+        if not channel_id:
             return False
-        return self._call(
-            "chat.postMessage",
-            self._client.chat_postMessage,
-            channel=row.approval_channel_id,
-            thread_ts=row.approval_ts,
-            text=text,
-            reply_broadcast=broadcast or None,
-        )
+        owed = outbox.thread_reply(row.id, channel_id=channel_id, text=text, broadcast=broadcast)
+        self.owe(owed, db=db)
+        return True
 
     def post(
-        self, *, channel_id: str, text: str, blocks: list[dict[str, Any]] | None = None
+        self,
+        *,
+        channel_id: str,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+        db: outbox.Db | None = None,
     ) -> bool:
-        return self._call(
-            "chat.postMessage",
-            self._client.chat_postMessage,
-            channel=channel_id,
-            text=text,
-            blocks=blocks,
-        )
+        self.owe(outbox.message(channel_id, text=text, blocks=blocks), db=db)
+        return True
 
-    def dm(self, *, user_id: str, text: str, blocks: list[dict[str, Any]] | None = None) -> bool:
-        response = self._call_for(
-            "conversations.open", self._client.conversations_open, users=user_id
-        )
-        if response is None:
-            return False
-        return self.post(channel_id=str(response["channel"]["id"]), text=text, blocks=blocks)
+    def dm(
+        self,
+        *,
+        user_id: str,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+        db: outbox.Db | None = None,
+    ) -> bool:
+        self.owe(outbox.dm(user_id, text=text, blocks=blocks), db=db)
+        return True
 
     def dm_channel(self, *, user_id: str) -> str | None:
         """The id of the bot's DM with `user_id` (files are shared to a channel id, not a user)."""

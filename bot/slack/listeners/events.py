@@ -8,7 +8,6 @@ from typing import Any
 
 from slack_bolt import App
 
-from bot.background import BackgroundTasks
 from bot.flows.decisions import Decisions
 
 
@@ -38,7 +37,7 @@ class DeliveredEvents:
             return True
 
 
-def register(app: App, *, decisions: Decisions, tasks: BackgroundTasks) -> None:
+def register(app: App, *, decisions: Decisions) -> None:
     delivered = DeliveredEvents()
 
     @app.event("reaction_added")
@@ -47,10 +46,14 @@ def register(app: App, *, decisions: Decisions, tasks: BackgroundTasks) -> None:
         item = event.get("item") or {}
         if item.get("type") != "message":
             return
+        # It comes for every emoji on every message in every channel the bot is in: only the
+        # bot's own messages can be requests, so the rest is dropped before any database work.
+        if decisions.bot_user_id and event.get("item_user") != decisions.bot_user_id:
+            return
         if not delivered.first_delivery(str(body.get("event_id") or "")):
             return
-        tasks.submit(
-            decisions.react,
+        # Recorded before the ack (a few ms): a reaction acked is a reaction counted.
+        decisions.react(
             user_id=str(event.get("user") or ""),
             reaction=str(event.get("reaction") or ""),
             channel_id=str(item.get("channel") or ""),

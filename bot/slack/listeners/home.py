@@ -24,18 +24,19 @@ def register(app: App, *, home: HomeTab, tasks: BackgroundTasks) -> None:
             tasks.submit(home.opened, user_id)
 
     def on_click(choice: Choice, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
-        ack()
         value = str(action.get("value") or "")
         from_home = (body.get("container") or {}).get("type") == "view" and (
             body.get("view") or {}
         ).get("type") == "home"
         if not from_home or not value.isdigit():
             # These ids are only ever on the Home view: anything else is a forged payload.
+            ack()
             logger.warning("ignored a Home %s click not from the Home tab or without an id", choice)
             return
-        tasks.submit(
-            home.decide, user_id=str(body["user"]["id"]), request_id=int(value), choice=choice
-        )
+        try:  # recorded before the ack, as the channel's buttons
+            home.decide(user_id=str(body["user"]["id"]), request_id=int(value), choice=choice)
+        finally:
+            ack()
 
     @app.action(ids.HOME_APPROVE_ACTION)
     def on_approve(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:

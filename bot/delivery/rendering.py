@@ -1,0 +1,67 @@
+"""What a row says, read from the database at send time: the approval message in its request's
+newest state (so of two updates the later always shows the latest), the password DM (decrypted
+only here), a person's App Home."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from slack_sdk.models.views import View
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import workflow
+from bot.db.models import SubaccountRequest
+from bot.flows.outcomes import settled_result
+from bot.passwords import PasswordVault
+from bot.redaction import redact
+from bot.slack import messages
+from bot.slack.blocks import ApprovalSettings, Rendered, request_message
+
+# A person's App Home view with an optional notice (HomeTab.view_for).
+HomeRenderer = Callable[[str, str | None], View]
+
+
+class Renderer:
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        approval: ApprovalSettings,
+        vault: PasswordVault,
+        home: HomeRenderer | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._approval = approval
+        self._vault = vault
+        self._home = home
+
+    def request(self, request_id: int) -> tuple[SubaccountRequest, Rendered]:
+        """The approval message as the request stands now, its outcome included once known."""
+        with self._sessions() as session:
+            row = session.get_one(SubaccountRequest, request_id)
+            approvers = workflow.approvers_of(session, request_id)
+            result = settled_result(session, row)
+            session.expunge(row)
+        outcome = redact(messages.outcome_text(result)) if result is not None else None
+        rendered = request_message(
+            row, approvers=approvers, settings=self._approval, outcome=outcome
+        )
+        return row, rendered
+
+    def request_row(self, request_id: int) -> SubaccountRequest:
+        with self._sessions() as session:
+            row = session.get_one(SubaccountRequest, request_id)
+            session.expunge(row)
+        return row
+
+    def password_text(self, row: SubaccountRequest) -> str:
+        """Raises bot.passwords' decryption error when the key changed; None never returned:
+        the caller checks the ciphertext is still there."""
+        if row.password_ciphertext is None:
+            raise LookupError("the password was already erased")
+        return messages.password_dm(row, self._vault.decrypt(row.password_ciphertext))
+
+    def home_view(self, user_id: str, notice: str | None) -> View:
+        if self._home is None:
+            raise LookupError("no App Home renderer")
+        return self._home(user_id, notice)
