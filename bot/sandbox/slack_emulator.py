@@ -1,12 +1,14 @@
 """Fake Slack Web API and workspace: a real HTTP server on 127.0.0.1 that records every call and
 answers as Slack does, keeps the workspace those calls change (channels, messages, threads,
-reactions, ephemerals, modals, uploaded files) and serves `response_url` endpoints, upload URLs
-and file downloads. Tests drive the real slack_sdk
-over real sockets against it; the sandbox shows its state as a Slack-like page.
+reactions, ephemerals, modals, uploaded files, message metadata) and serves `response_url`
+endpoints, upload URLs and file downloads. Tests drive the real slack_sdk over real sockets
+against it; the sandbox shows its state as a Slack-like page. It can also fail as Slack does
+(429s, 5xx, lost or late answers, closed connections: see slack_faults.FaultControls).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import secrets
@@ -20,8 +22,10 @@ from typing import Any, cast
 from urllib.parse import quote, urlsplit
 
 from bot.sandbox.loopback import KeepAliveHTTPServer, LoopbackServer
+from bot.sandbox.slack_faults import CUT_SHORT, Fault, FaultControls, Reply, reply_for
 from bot.sandbox.slack_files import mime_type
 from bot.sandbox.slack_files_api import FilesApi
+from bot.sandbox.slack_history_api import HistoryApi
 from bot.sandbox.slack_state import (
     BOT_ID,
     FIRST_TS_MICROSECONDS,
@@ -59,11 +63,15 @@ PostPredicate = Callable[[dict[str, Any]], bool]
 
 @dataclass(frozen=True)
 class SlackCall:
-    """One Web API call as the fake received it (the token is never part of it)."""
+    """One Web API call as the fake received it (the token is never part of it).
+
+    `answered`: "ok", "error:<code>" (HTTP 200, ok false), "429", a 5xx status ("503"),
+    "lost" (connection closed unanswered) or "stalled" (answer held back after acting)."""
 
     method: str
     params: Params
     at: float
+    answered: str = "ok"
 
 
 @dataclass(frozen=True)
@@ -75,7 +83,7 @@ class _ResponseContext:
     message_ts: str | None
 
 
-class SlackEmulator(LoopbackServer):
+class SlackEmulator(FaultControls, LoopbackServer):
     """Serves `POST /api/<method>` and `POST /response/<key>` on 127.0.0.1 in a daemon thread.
 
     `state_path` keeps the workspace in a JSON file across restarts (None: memory only).
@@ -102,6 +110,7 @@ class SlackEmulator(LoopbackServer):
         self._failures: dict[str, list[str]] = {}
         self._delays: dict[str, list[float]] = {}
         self._upload_failures: list[int] = []
+        self._init_faults()
         self._state = WorkspaceState(
             clock_ts=state_path is not None if clock_ts is None else clock_ts
         )
@@ -113,6 +122,7 @@ class SlackEmulator(LoopbackServer):
         ).methods()
         files_api = FilesApi(state=self._state, bot_user_id=bot_user_id, changed=self._commit)
         self._methods.update(files_api.methods())
+        self._methods.update(HistoryApi(state=self._state).methods())
         self._server = _Server(self)
         self._state.files.origin = self.origin  # known once bound: upload and download URLs
         # A short poll interval keeps close() (and so each test's teardown) fast.
@@ -152,7 +162,9 @@ class SlackEmulator(LoopbackServer):
             self._commit()
 
     def fail_next(self, method: str, error: str = "ratelimited", times: int = 1) -> None:
-        """The next `times` calls of `method` answer `{"ok": false, "error": error}` (HTTP 200)."""
+        """The next `times` calls of `method` answer `{"ok": false, "error": error}` (HTTP 200)
+        without taking effect; any code (channel_not_found, not_in_channel, is_archived,
+        invalid_blocks, msg_too_long, internal_error...). Checked after the token."""
         with self._changed:
             self._failures.setdefault(method, []).extend([error] * times)
 
@@ -352,6 +364,18 @@ class SlackEmulator(LoopbackServer):
         with self._changed:
             return "\n".join(self._raw_log)
 
+    def channel_messages(self, channel: str) -> list[dict[str, Any]]:
+        """Top-level messages (and broadcast replies) oldest first, as the snapshot shows them
+        (replies under each), every message with its `metadata` (None when posted without)."""
+        with self._changed:
+            return self._state.channel_messages(channel, metadata=True)
+
+    def messages_with_metadata(self, event_type: str) -> list[dict[str, Any]]:
+        """Every message, thread replies too, in any channel, whose metadata has `event_type`,
+        oldest first: channel, ts, thread_ts, text, metadata."""
+        with self._changed:
+            return self._state.messages_with_metadata(event_type)
+
     def message(self, channel: str, ts: str) -> dict[str, Any] | None:
         """A message's `text`, `blocks` and `ts` (slack_message() has the rest)."""
         with self._changed:
@@ -431,7 +455,8 @@ class SlackEmulator(LoopbackServer):
 
     def handle_api(
         self, *, method: str, target: str, authorization: str, content_type: str, body: bytes
-    ) -> ApiAnswer:
+    ) -> Reply:
+        """Answers one call, faulted as configured (see FaultControls); records it either way."""
         try:
             params = parse_params(urlsplit(target).query, content_type, body)
         except ValueError:
@@ -439,14 +464,28 @@ class SlackEmulator(LoopbackServer):
         with self._changed:
             delays = self._delays.get(method)
             delay_seconds = delays.pop(0) if delays else 0.0
+            fault = self._plan_fault(method, params)
         time.sleep(delay_seconds)  # outside the lock: the fake answers other calls meanwhile
+        if fault is not None and fault.waits_before_acting and self.hold_answer(fault.seconds):
+            fault = CUT_SHORT
         with self._changed:
-            self._calls.append(SlackCall(method=method, params=params, at=time.time()))
+            at = time.time()
+            answer = self._effect(method, authorization, params, fault)
+            reply, answered = reply_for(answer, fault)
+            self._calls.append(SlackCall(method=method, params=params, at=at, answered=answered))
             self._raw_log.append(raw_entry(target, body, params))
             self._changed.notify_all()
-            if "_unparsed_body" in params:
-                return error("invalid_json")
-            return self._answer(method, authorization, params)
+            return reply
+
+    def _effect(
+        self, method: str, authorization: str, params: Params, fault: Fault | None
+    ) -> ApiAnswer | None:
+        """The method's answer, having taken effect; None when the fault keeps it from acting."""
+        if fault is not None and not fault.takes_effect:
+            return None
+        if "_unparsed_body" in params:
+            return error("invalid_json")
+        return self._answer(method, authorization, params)
 
     def handle_response_post(self, *, target: str, body: bytes) -> tuple[int, str]:
         """Records the post; one to a registered response_url also acts. Returns (status, text)."""
@@ -554,14 +593,14 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length)
         path = urlsplit(self.path).path
         if path.startswith("/api/"):
-            answer = fake.handle_api(
+            reply = fake.handle_api(
                 method=path.removeprefix("/api/"),
                 target=self.path,
                 authorization=self.headers.get("Authorization", ""),
                 content_type=self.headers.get("Content-Type", ""),
                 body=body,
             )
-            self._reply(200, json.dumps(answer).encode(), "application/json; charset=utf-8")
+            self._write(reply, fake)
         elif path.startswith("/response/"):
             status, text = fake.handle_response_post(target=self.path, body=body)
             self._reply(status, text.encode(), "text/plain; charset=utf-8")
@@ -583,6 +622,19 @@ class _Handler(BaseHTTPRequestHandler):
         disposition = f"attachment; filename*=UTF-8''{quote(name, safe='')}"
         self._reply(200, content, content_type, headers={"Content-Disposition": disposition})
 
+    def _write(self, reply: Reply, fake: SlackEmulator) -> None:
+        """An API reply: lost (closed unanswered), held back, or written at once."""
+        if reply.lose or (reply.hold_seconds and fake.hold_answer(reply.hold_seconds)):
+            self.close_connection = True  # nothing written; the emulator may be closing
+            return
+        if not reply.hold_seconds:
+            self._reply(reply.status, reply.body, reply.content_type, reply.headers)
+            return
+        # The client may have timed out and gone: write what is left, then hang up.
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self._reply(reply.status, reply.body, reply.content_type, reply.headers)
+
     def _reply(
         self, status: int, payload: bytes, content_type: str, headers: dict[str, str] | None = None
     ) -> None:
@@ -590,6 +642,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         for name, value in (headers or {}).items():
             self.send_header(name, value)
+        if cast(_Server, self.server).fake.close_after_reply():
+            self.send_header("Connection", "close")  # the handler then closes after writing
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)

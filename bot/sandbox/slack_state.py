@@ -101,6 +101,7 @@ class WorkspaceState:
         thread_ts: str | None = None,
         broadcast: bool = False,
         files: list[str] | None = None,
+        metadata: Record | None = None,
     ) -> Record:
         ts = self.new_ts()
         parent = self.messages.get((channel, thread_ts)) if thread_ts else None
@@ -122,6 +123,8 @@ class WorkspaceState:
         }
         if files:
             record["files"] = list(files)  # ids; only a file share carries the key
+        if metadata is not None:
+            record["metadata"] = copy.deepcopy(metadata)  # only a message posted with it has it
         self.messages[(channel, ts)] = record
         return record
 
@@ -187,22 +190,40 @@ class WorkspaceState:
             shown["files"] = [self.files.slack_file(file_id) for file_id in record["files"]]
         return shown
 
-    def channel_messages(self, channel: str) -> list[Record]:
-        """Top-level messages (broadcast replies too), each with its replies, oldest first."""
+    def channel_messages(self, channel: str, *, metadata: bool = False) -> list[Record]:
+        """Top-level messages (broadcast replies too), each with its replies, oldest first;
+        with `metadata`, each (replies too) has its `metadata` (None when posted without)."""
         replies: dict[str, list[Record]] = {}
         top: list[Record] = []
         for record in self._in_channel(channel):
             thread_ts = record["thread_ts"]
             if thread_ts and thread_ts != record["ts"]:
-                replies.setdefault(thread_ts, []).append(self._shown(record, []))
+                replies.setdefault(thread_ts, []).append(self._shown(record, [], metadata))
             if not thread_ts or thread_ts == record["ts"] or record["broadcast"]:
                 top.append(record)
-        return [self._shown(record, replies.get(record["ts"], [])) for record in top]
+        return [self._shown(record, replies.get(record["ts"], []), metadata) for record in top]
 
-    def _shown(self, record: Record, replies: list[Record]) -> Record:
+    def messages_with_metadata(self, event_type: str) -> list[Record]:
+        """Every message (thread replies too, any channel) whose metadata has `event_type`,
+        oldest first: channel, ts, thread_ts, text and metadata."""
+        return [
+            {
+                "channel": record["channel"],
+                "ts": record["ts"],
+                "thread_ts": record["thread_ts"],
+                "text": record["text"],
+                "metadata": copy.deepcopy(record["metadata"]),
+            }
+            for record in self.messages.values()
+            if (record.get("metadata") or {}).get("event_type") == event_type
+        ]
+
+    def _shown(self, record: Record, replies: list[Record], metadata: bool = False) -> Record:
         shown = _public(record, replies)
         if record.get("files"):
             shown["files"] = [self.files.summary(file_id) for file_id in record["files"]]
+        if metadata:
+            shown["metadata"] = copy.deepcopy(record.get("metadata"))
         return shown
 
     def people(self) -> list[Record]:

@@ -13,7 +13,8 @@ from urllib.parse import parse_qsl
 from bot.sandbox.slack_state import BOT_ID, ActionRefused, WorkspaceState
 from bot.sandbox.slack_views import ViewStacks, view_answer
 
-JSON_STRING_KEYS = ("blocks", "view", "attachments")
+# Form-encoded calls send these as JSON strings (slack_sdk sends chat.postMessage as JSON).
+JSON_STRING_KEYS = ("blocks", "view", "attachments", "metadata")
 MAX_VIEW_BLOCKS = 100
 
 Params = dict[str, Any]
@@ -79,6 +80,9 @@ class WebApi:
             return error("channel_not_found")
         if not any(params.get(key) for key in ("text", "blocks", "attachments")):
             return error("no_text")
+        metadata = params.get("metadata")
+        if metadata not in (None, "") and not _valid_metadata(metadata):
+            return error("invalid_metadata_format")
         # Posting to a user ID lands in the DM with that user, whose ID Slack returns.
         if channel[0] in "UW":
             channel = f"D{channel}"
@@ -90,6 +94,7 @@ class WebApi:
             blocks=list(params.get("blocks") or []),
             thread_ts=str(params.get("thread_ts") or "") or None,
             broadcast=truthy(params.get("reply_broadcast")),
+            metadata=metadata or None,
         )
         self._changed()
         return {
@@ -221,6 +226,16 @@ class WebApi:
     def _usergroups_users_list(self, params: Params) -> ApiAnswer:
         members = self._state.usergroups.get(str(params.get("usergroup", "")))
         return error("no_such_subteam") if members is None else {"users": list(members)}
+
+
+def _valid_metadata(metadata: Any) -> bool:
+    """Slack's message metadata: `{"event_type": "...", "event_payload": {...}}`."""
+    return (
+        isinstance(metadata, dict)
+        and isinstance(metadata.get("event_type"), str)
+        and bool(metadata["event_type"])
+        and isinstance(metadata.get("event_payload"), dict)
+    )
 
 
 # -- reading requests --------------------------------------------------------------------------

@@ -1,12 +1,14 @@
 """The Slack client side of the sandbox: turns what a person does (a command, a modal submission,
 a click, a reaction) into the signed request Slack would send the bot, then applies the bot's HTTP
-reply to the emulator as Slack would. The bot cannot tell it from Slack.
+reply to the emulator as Slack would. The bot cannot tell it from Slack. Like Slack, it can lose
+events: a reaction stored but never delivered, or the next events dropped (drop_next_events).
 """
 
 from __future__ import annotations
 
 import json
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +38,8 @@ BOT_ERROR = "bot_error"
 # Beyond the design's results: what Slack's client would not even send.
 INVALID = "invalid"
 ALREADY_REACTED = "already_reacted"
+# Applied in Slack, but the event never reached the bot (react(deliver=False), drop_next_events).
+NOT_DELIVERED = "not_delivered"
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,17 @@ class Workspace:
         self.command = command
         self._slack = slack
         self._sender = SlackSender(bot_url, signing_secret, timeout_seconds=timeout_seconds)
+        self._drop_lock = threading.Lock()
+        self._events_to_drop = 0
+        self.dropped_events = 0  # how many events were applied in Slack but never sent
+
+    def drop_next_events(self, n: int = 1) -> None:
+        """The next `n` Events API events (reaction_added, app_home_opened) are applied in Slack
+        (the reaction is stored) but never sent to the bot, as when Slack gives up delivering
+        them; their actions answer Outcome(ok=True, result=NOT_DELIVERED). Commands, clicks and
+        modal submissions are not events: they are still sent."""
+        with self._drop_lock:
+            self._events_to_drop += n
 
     # -- the slash command ------------------------------------------------------------------
 
@@ -206,8 +221,7 @@ class Workspace:
             event_id=f"Ev{secrets.token_hex(5).upper()}",
             bot_user_id=self._slack.bot_user_id,
         )
-        reply = self._send(body)
-        return reply if isinstance(reply, Outcome) else Outcome(ok=True, result=DELIVERED)
+        return self._deliver_event(body)
 
     def click_in_view(
         self, *, user_id: str, view_id: str, action_id: str, block_id: str, value: str | None = None
@@ -277,8 +291,13 @@ class Workspace:
         # Slack ignores the body of a block_actions answer.
         return reply if isinstance(reply, Outcome) else Outcome(ok=True, result=DELIVERED)
 
-    def react(self, *, user_id: str, channel_id: str, message_ts: str, name: str) -> Outcome:
-        """Stores the reaction, then delivers the reaction_added event the bot subscribed to."""
+    def react(
+        self, *, user_id: str, channel_id: str, message_ts: str, name: str, deliver: bool = True
+    ) -> Outcome:
+        """Stores the reaction, then delivers the reaction_added event the bot subscribed to.
+
+        With `deliver` False the reaction is stored (reactions.get shows it) but no event is
+        sent, as when Slack never delivers it: Outcome(ok=True, result=NOT_DELIVERED)."""
         name = name.strip().strip(":")
         message = self._slack.slack_message(channel_id, message_ts)
         if message is None or not name:
@@ -301,10 +320,21 @@ class Workspace:
             event_ts=f"{time.time():.6f}",
             bot_user_id=self._slack.bot_user_id,
         )
-        reply = self._send(body)
-        return reply if isinstance(reply, Outcome) else Outcome(ok=True, result=DELIVERED)
+        return self._deliver_event(body, deliver=deliver)
 
     # -- delivery ---------------------------------------------------------------------------
+
+    def _deliver_event(self, body: Body, *, deliver: bool = True) -> Outcome:
+        """Sends an Events API event, unless it is not to be delivered or is one to drop."""
+        with self._drop_lock:
+            dropped = not deliver or self._events_to_drop > 0
+            if deliver and dropped:
+                self._events_to_drop -= 1
+            self.dropped_events += int(dropped)
+        if dropped:
+            return Outcome(ok=True, result=NOT_DELIVERED, message="Slack never delivered it.")
+        reply = self._send(body)
+        return reply if isinstance(reply, Outcome) else Outcome(ok=True, result=DELIVERED)
 
     def _send(self, body: Body) -> httpx.Response | Outcome:
         """Posts a signed request; a bot that cannot be reached or fails becomes a bot_error."""
