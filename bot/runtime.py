@@ -268,7 +268,7 @@ def delivery_client(settings: Settings) -> WebClient:
     )
 
 
-def build_delivery(  # noqa: PLR0913 - the composition root hands each part what it needs
+def build_delivery(
     settings: Settings,
     engine: Engine,
     *,

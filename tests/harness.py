@@ -178,6 +178,10 @@ class BotHarness:
         return self.requests()[-1]
 
     def events(self, request_id: int | None) -> list[RequestEvent]:
+        """The steps of a request (of none: None), without its Slack delivery attempts."""
+        return [event for event in self.all_events(request_id) if event.kind != "slack_delivery"]
+
+    def all_events(self, request_id: int | None) -> list[RequestEvent]:
         with self.sessions() as session:
             query = select(RequestEvent).order_by(RequestEvent.id)
             if request_id is not None:
@@ -186,12 +190,12 @@ class BotHarness:
 
     def event_kinds(self, request_id: int | None) -> list[str]:
         """The request's steps; its Slack delivery attempts are in delivery_events()."""
-        return [e.kind for e in self.events(request_id) if e.kind != "slack_delivery"]
+        return [event.kind for event in self.events(request_id)]
 
     def delivery_events(self, request_id: int | None) -> list[dict[str, object]]:
         return [
             dict(event.detail or {})
-            for event in self.events(request_id)
+            for event in self.all_events(request_id)
             if event.kind == "slack_delivery"
         ]
 
@@ -237,6 +241,8 @@ def settings_for(
         "approval_channel": APPROVAL_CHANNEL,
         "password_encryption_key": ENCRYPTION_KEY,
         "password_key_file": str(tmp_path / "unused.key"),
+        # The emulator has no per-channel limit unless a test sets one: don't pace at Slack's.
+        "slack_posts_per_second": 50,
     }
     values.update(overrides)
     return values
@@ -252,7 +258,8 @@ def running_bot(
 ) -> Iterator[BotHarness]:
     """`clock` (optional) is the time the pending-request sweep sees; tests move it."""
     with (
-        SlackEmulator(bot_token=BOT_TOKEN) as slack,
+        # Real-time message ts, as Slack's: the outbox looks a post up by time after a failure.
+        SlackEmulator(bot_token=BOT_TOKEN, clock_ts=True) as slack,
         ZoomSimulator(client_secret=ZOOM_CLIENT_SECRET) as zoom,
     ):
         for user in (REQUESTER, APPROVER, SECOND_APPROVER, OUTSIDER):

@@ -17,7 +17,7 @@ from typing import Any
 from slack_sdk import WebClient
 from sqlalchemy import Connection, Engine, select, update
 
-from bot.db.models import SlackOutbox, SubaccountRequest
+from bot.db.models import RequestStatus, SlackOutbox, SubaccountRequest
 from bot.delivery import outbox
 from bot.delivery.outbox import POSTING_KINDS, Kind
 from bot.delivery.rendering import Renderer
@@ -111,13 +111,14 @@ class Sender:
                 connection, request_id=request.id, channel_id=row.channel_id or "", ts=ts
             )
             names = (self._approval.approve_reaction, self._approval.reject_reaction)
-            outbox.owe(
-                connection,
-                *(
-                    outbox.reaction(request.id, channel_id=row.channel_id or "", ts=ts, name=name)
-                    for name in names
-                ),
-            )
+            owed = [
+                outbox.reaction(request.id, channel_id=row.channel_id or "", ts=ts, name=name)
+                for name in names
+            ]
+            if request.status == RequestStatus.PENDING_APPROVAL and row.user_id:
+                text = f"Your request #{request.id} was sent for approval in <#{row.channel_id}>."
+                owed.append(outbox.dm(row.user_id, text=text, request_id=request.id))
+            outbox.owe(connection, *owed)
 
         self._settle(row, ts=ts, after=record)
         self._on_posted(request.id, row.channel_id, ts)

@@ -38,6 +38,7 @@ EVENTS = cast(Table, RequestEvent.__table__)
 _BEATS = cast(Table, WorkerHeartbeat.__table__)
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 MAX_BACKOFF_SECONDS = 300.0
+HOLDER_SILENT_SECONDS = 12.0  # over two missed heartbeats (worker.HEARTBEAT_SECONDS = 5)
 
 
 @dataclass(frozen=True)
@@ -252,7 +253,16 @@ def _claimable(now: datetime) -> list[Any]:
     return [
         _OUTBOX.c.status == PENDING,
         _OUTBOX.c.next_attempt_at <= now,
-        or_(_OUTBOX.c.claimed_by.is_(None), _OUTBOX.c.claim_expires_at < now),
+        or_(
+            _OUTBOX.c.claimed_by.is_(None),
+            _OUTBOX.c.claim_expires_at < now,
+            # Its holder stopped beating (killed): its rows need not wait out the lease, which
+            # would hold up every row queued behind them.
+            ~exists().where(
+                _BEATS.c.worker_id == _OUTBOX.c.claimed_by,
+                _BEATS.c.beat_at > now - timedelta(seconds=HOLDER_SILENT_SECONDS),
+            ),
+        ),
         # The first pending row of its queue: a queue's rows leave one by one, in order.
         ~exists().where(
             earlier.c.queue == _OUTBOX.c.queue,

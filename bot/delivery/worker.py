@@ -63,6 +63,9 @@ class DeliveryWorker:
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
+        # Beat before the first claim: a claim by a holder with no heartbeat is free to take.
+        with contextlib.suppress(SQLAlchemyError):
+            self._store.beat(pid=os.getpid())
         for target, name in (
             (self._loop, "deliver-poll"),
             (self._heartbeat, "deliver-beat"),

@@ -276,11 +276,13 @@ class RequestForms:
                 owed.append(outbox.thread_reply(request_id, channel_id=channel_id, text=text))
         else:
             workflow.add_post_failed(connection, request_id=request_id)
-        text = self._submitted_dm(request_id, channel_id)
-        owed.append(outbox.dm(user_id, text=text, request_id=request_id))
+        # "Sent for approval" is owed by the post itself once Slack took it (delivery/sender.py).
+        told = self._submitted_dm(request_id, channel_id)
+        if told is not None:
+            owed.append(outbox.dm(user_id, text=told, request_id=request_id))
         self._notifier.owe(*owed, db=connection)
 
-    def _submitted_dm(self, request_id: int, channel_id: str | None) -> str:
+    def _submitted_dm(self, request_id: int, channel_id: str | None) -> str | None:
         if not channel_id:
             return (
                 f":warning: Your request #{request_id} is saved, but the bot could not post it "
@@ -288,7 +290,7 @@ class RequestForms:
             )
         if not self.settings.required_approvals:
             return f"Your request #{request_id} needs no approval; creating it in Zoom now."
-        return f"Your request #{request_id} was sent for approval in <#{channel_id}>."
+        return None
 
 
 def submission_key_of(sealed: str) -> str:

@@ -76,6 +76,9 @@ class Outcomes:
         if result.generated_password or _password_kept(row):
             # Rendered (decrypted) only when sent; erased once Slack confirms the DM.
             notifier.owe(outbox.password_dm(row.id, user_id=row.requester_id), db=session)
+        workflow.add_event(
+            session, request_id=row.id, kind="notified", detail={"status": row.status}
+        )
         alert_channel = self.settings.ops_channel
         if alert_channel and ops_alerts.needs_alert(row):
             notifier.post(
@@ -84,9 +87,6 @@ class Outcomes:
             workflow.add_event(
                 session, request_id=row.id, kind="ops_alerted", detail={"channel": alert_channel}
             )
-        workflow.add_event(
-            session, request_id=row.id, kind="notified", detail={"status": row.status}
-        )
 
 
 def _password_kept(row: SubaccountRequest) -> bool:

@@ -44,7 +44,7 @@ def test_healthz_reports_ok_with_the_database_reachable(bot):
 
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
-    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "worker": "ok", "outbox": "ok"}
 
 
 def test_unknown_path_is_not_found(bot):
@@ -161,7 +161,7 @@ def wait_until_healthy(url, process):
 def started_app(database_url, tmp_path):
     """`python app.py` with valid settings against the fakes; terminated after the test."""
     with (
-        SlackEmulator(bot_token=BOT_TOKEN) as slack,
+        SlackEmulator(bot_token=BOT_TOKEN, clock_ts=True) as slack,
         ZoomSimulator(client_secret=ZOOM_CLIENT_SECRET) as zoom,
     ):
         port = free_port()
@@ -194,7 +194,7 @@ def test_started_app_serves_healthz(started_app):
     response = wait_until_healthy(f"{base_url}/healthz", process)
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "worker": "ok", "outbox": "ok"}
 
 
 def test_started_app_answers_a_signed_slash_command(started_app):

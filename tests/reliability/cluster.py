@@ -328,7 +328,7 @@ class Cluster:
     ) -> None:
         self.database_url = database_url
         self.workdir = workdir
-        self.slack = SlackEmulator(bot_token=BOT_TOKEN)
+        self.slack = SlackEmulator(bot_token=BOT_TOKEN, clock_ts=True)
         self.zoom = ZoomSimulator(client_secret=ZOOM_CLIENT_SECRET)
         for user in (REQUESTER, APPROVER, SECOND_APPROVER, OUTSIDER):
             self.slack.add_user(user, email=f"{user.lower()}@example.com")
