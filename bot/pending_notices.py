@@ -1,7 +1,7 @@
 """What people are told when the sweep reminds, escalates or expires a pending request.
 
-Run on the background pool after the step is recorded; a failed Slack call is logged by the
-notifier and the step is not repeated (its `request_events` row already says it happened).
+Owed in the transaction that takes the step (reminders.py), so a step and its notices commit
+together; the outbox delivers them (bot/delivery/).
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import workflow
-from bot.db.models import RequestStatus, SubaccountRequest
+from bot.db.models import SubaccountRequest
 from bot.delivery.outbox import Db
 from bot.durations import describe
 from bot.policy import Directory
@@ -44,35 +43,34 @@ class PendingNotices:
         self._escalation_approvers = escalation_approvers
         self._directory = directory
 
-    def handle(self, taken: SweepStep) -> None:
-        with self._sessions() as session:
-            row = session.get_one(SubaccountRequest, taken.request_id)
-            approvers = workflow.approvers_of(session, row.id)
+    def owe(self, session: Session, taken: SweepStep) -> None:
+        """Add what the step `taken` owes Slack to the transaction that took it."""
+        row = session.get_one(SubaccountRequest, taken.request_id, populate_existing=True)
         if taken.step == Step.EXPIRED:
-            self.expired(row, approvers)
-        elif row.status != RequestStatus.PENDING_APPROVAL:
-            return  # decided between the step and this message: a nudge would mislead
+            self.expired(session, row)
         elif taken.step == Step.ESCALATED:
-            self.escalated(row)
+            self.escalated(session, row)
         else:
-            self.reminded(row)
+            self.reminded(session, row)
 
-    def reminded(self, row: SubaccountRequest) -> None:
+    def reminded(self, session: Session, row: SubaccountRequest) -> None:
         waited = _waited(self._schedule.remind_after)
         who = " ".join(mention_entry(entry) for entry in self._approvers)
         self._notifier.reply_in_thread(
             row,
             f":alarm_clock: Request #{row.id} has waited {waited} for a decision. {who}: "
             "please approve or reject it.",
+            db=session,
         )
 
-    def escalated(self, row: SubaccountRequest) -> None:
+    def escalated(self, session: Session, row: SubaccountRequest) -> None:
         waited = _waited(self._schedule.escalate_after)
         who = " ".join(mention_entry(entry) for entry in self._escalation_approvers)
         self._notifier.reply_in_thread(
             row,
             f":rotating_light: Request #{row.id} has had no decision for {waited}: escalated to "
             f"{who}, who may now approve or reject it here.",
+            db=session,
         )
         where = f" in <#{row.approval_channel_id}>" if row.approval_channel_id else ""
         text = (
@@ -80,17 +78,19 @@ class PendingNotices:
             f"{mention(row.requester_id)} for {escape(row.email or '')} has waited {waited} "
             f"and was escalated to you. Approve or reject it on its message{where}."
         )
+        # The directory answers from its cache (a Slack look-up at most every few minutes).
         for user_id in self._escalation_user_ids(exclude=row.requester_id):
-            self._notifier.dm(user_id=user_id, text=text)
+            self._notifier.dm(user_id=user_id, text=text, db=session)
 
-    def expired(self, row: SubaccountRequest, approvers: list[str]) -> None:
-        self._notifier.refresh_request(row, approvers=approvers)
+    def expired(self, session: Session, row: SubaccountRequest) -> None:
+        self._notifier.refresh_request(row, db=session)
         self._notifier.reply_in_thread(
             row,
             f":clock3: Request #{row.id} expired: no decision within "
             f"{describe(self._schedule.approval_ttl)}.",
+            db=session,
         )
-        send_expired_dm(self._notifier, row)
+        send_expired_dm(self._notifier, row, db=session)
 
     def _escalation_user_ids(self, *, exclude: str) -> list[str]:
         found: list[str] = []

@@ -37,6 +37,14 @@ from bot.zoom_result_detail import error_detail, redact_error, wait_detail
 logger = logging.getLogger(__name__)
 
 
+# What an outcome owes Slack, added to the transaction that records it (bot/flows/outcomes.py).
+OweOutcome = Callable[[Session, "ProvisionResult"], None]
+
+
+def _no_notices(_session: Session, _result: ProvisionResult) -> None:
+    return None
+
+
 class PasswordUndecryptable(ZoomError):
     """Not Zoom's answer: the stored password could not be decrypted, so nothing was sent."""
 
@@ -84,25 +92,30 @@ def provision(
     vault: PasswordVault,
     settle_seconds: float = 0.0,
     sleep: Callable[[float], None] = time.sleep,
+    owe: OweOutcome | None = None,
 ) -> ProvisionResult:
     """Run one claimed job to an outcome (or a requeue). `settle_seconds`: how long a create
-    sent by a dead holder may still be running at Zoom before a lookup can be trusted."""
+    sent by a dead holder may still be running at Zoom before a lookup can be trusted. `owe`
+    adds the outcome's notices to the transaction that records the outcome."""
+    owe = owe or _no_notices
     try:
         job = _start(factory, request_id, vault)
     except PasswordVaultError:
         # The key changed since the request was stored: nothing can be sent, now or later.
         logger.error("request %s: its stored password cannot be decrypted", request_id)
-        return _record_failure(factory, request_id=request_id, error=PasswordUndecryptable())
+        return _record_failure(
+            factory, owe=owe, request_id=request_id, error=PasswordUndecryptable()
+        )
     register_secret(job.password)
     try:
         if job.maybe_sent_at is not None:
             _wait_to_settle(job.maybe_sent_at, settle_seconds, sleep)
-            settled = _reconcile(factory, request_id, job, zoom)
+            settled = _reconcile(factory, request_id, job, zoom, owe=owe)
             if settled is not None:
                 return settled
             with factory.begin() as session:
                 _mark_sent(session, session.get_one(SubaccountRequest, request_id), job)
-        return _send(factory, request_id, job, zoom)
+        return _send(factory, request_id, job, zoom, owe=owe)
     finally:
         forget_secret(job.password)
 
@@ -151,7 +164,12 @@ def _wait_to_settle(
 
 
 def _reconcile(
-    factory: sessionmaker[Session], request_id: int, job: _Job, zoom: ZoomAccounts
+    factory: sessionmaker[Session],
+    request_id: int,
+    job: _Job,
+    zoom: ZoomAccounts,
+    *,
+    owe: OweOutcome,
 ) -> ProvisionResult | None:
     """An earlier attempt may have reached Zoom: ask Zoom before sending anything again."""
     try:
@@ -164,7 +182,7 @@ def _reconcile(
             http_status=error.http_status,
             zoom_code=error.zoom_code,
         )
-        return _record_failure(factory, request_id=request_id, error=unknown)
+        return _record_failure(factory, owe=owe, request_id=request_id, error=unknown)
     with factory.begin() as session:
         add_event(session, request_id=request_id, kind="reconciled", detail={"found": len(found)})
     if not found:
@@ -172,7 +190,7 @@ def _reconcile(
     account = _account_from_listing(found[0], job.email)
     password = job.password if job.generated else None
     return _record_success(
-        factory, request_id=request_id, account=account, password=password, reconciled=True
+        factory, owe=owe, request_id=request_id, account=account, password=password, reconciled=True
     )
 
 
@@ -186,7 +204,12 @@ def _account_from_listing(listed: dict[str, Any], email: str) -> CreatedAccount:
 
 
 def _send(
-    factory: sessionmaker[Session], request_id: int, job: _Job, zoom: ZoomAccounts
+    factory: sessionmaker[Session],
+    request_id: int,
+    job: _Job,
+    zoom: ZoomAccounts,
+    *,
+    owe: OweOutcome,
 ) -> ProvisionResult:
     """Call Zoom for a job whose attempt is already committed (see _mark_sent)."""
     with counting_waits() as waited:
@@ -194,12 +217,12 @@ def _send(
             account = zoom.create_sub_account(job.body)
         except ZoomRateLimited as error:
             return _requeue_or_fail(
-                factory, request_id=request_id, error=error, wait_seconds=waited.seconds
+                factory, owe=owe, request_id=request_id, error=error, wait_seconds=waited.seconds
             )
         except ZoomError as error:
             redact_error(error, job.password)
             return _record_failure(
-                factory, request_id=request_id, error=error, wait_seconds=waited.seconds
+                factory, owe=owe, request_id=request_id, error=error, wait_seconds=waited.seconds
             )
         except SQLAlchemyError:
             # The shared rate limit could not reserve a slot (database unreachable), so this
@@ -212,10 +235,11 @@ def _send(
             unexpected = ZoomUnexpectedResponse(
                 f"the bot failed during the call ({type(exc).__name__})", outcome_known=False
             )
-            return _record_failure(factory, request_id=request_id, error=unexpected)
+            return _record_failure(factory, owe=owe, request_id=request_id, error=unexpected)
     password = job.password if job.generated else None
     return _record_success(
         factory,
+        owe=owe,
         request_id=request_id,
         account=account,
         password=password,
@@ -226,6 +250,7 @@ def _send(
 def _requeue_or_fail(
     factory: sessionmaker[Session],
     *,
+    owe: OweOutcome,
     request_id: int,
     error: ZoomRateLimited,
     wait_seconds: float = 0.0,
@@ -241,7 +266,7 @@ def _requeue_or_fail(
         )
         if requeues >= REQUEUE_LIMIT:
             return _record_failure(
-                factory, request_id=request_id, error=error, wait_seconds=wait_seconds
+                factory, owe=owe, request_id=request_id, error=error, wait_seconds=wait_seconds
             )
         row = session.get_one(SubaccountRequest, request_id)
         row.zoom_attempts -= 1  # a 429 certainly created nothing
@@ -276,6 +301,7 @@ def _body_for(row: SubaccountRequest, password: str) -> dict[str, Any]:
 def _record_success(
     factory: sessionmaker[Session],
     *,
+    owe: OweOutcome,
     request_id: int,
     account: CreatedAccount,
     password: str | None,
@@ -303,14 +329,17 @@ def _record_success(
             detail["reconciled"] = True
         detail.update(wait_detail(wait_seconds))
         add_event(session, request_id=request_id, kind="zoom_result", detail=detail)
-    return ProvisionResult(
-        request=row, account=account, generated_password=password, reconciled=reconciled
-    )
+        result = ProvisionResult(
+            request=row, account=account, generated_password=password, reconciled=reconciled
+        )
+        owe(session, result)
+    return result
 
 
 def _record_failure(
     factory: sessionmaker[Session],
     *,
+    owe: OweOutcome,
     request_id: int,
     error: ZoomError,
     wait_seconds: float = 0.0,
@@ -325,8 +354,10 @@ def _record_failure(
         _finish(row)
         detail = error_detail(error) | wait_detail(wait_seconds)
         add_event(session, request_id=request_id, kind="zoom_result", detail=detail)
+        result = ProvisionResult(request=row, error=error)
+        owe(session, result)
     logger.info("request %s: Zoom call ended %s (%s)", request_id, status, type(error).__name__)
-    return ProvisionResult(request=row, error=error)
+    return result
 
 
 def _finish(row: SubaccountRequest, *, keep_password: bool = False) -> None:

@@ -52,20 +52,32 @@ class SweepStep:
     request_id: int
 
 
+# What a step owes Slack, added to the transaction that takes the step.
+OweStep = Callable[[Session, SweepStep], None]
+
+
+def _no_notices(_session: Session, _taken: SweepStep) -> None:
+    return None
+
+
 def sweep(
-    factory: sessionmaker[Session], *, schedule: PendingSchedule, now: datetime
+    factory: sessionmaker[Session],
+    *,
+    schedule: PendingSchedule,
+    now: datetime,
+    owe: OweStep = _no_notices,
 ) -> list[SweepStep]:
     """Take every step that is due at `now`; returns the ones this call took."""
-    taken = _take(factory, Step.EXPIRED, schedule.approval_ttl, now)
+    taken = _take(factory, Step.EXPIRED, schedule.approval_ttl, now, owe)
     if schedule.escalate_after is not None:
-        taken += _take(factory, Step.ESCALATED, schedule.escalate_after, now)
+        taken += _take(factory, Step.ESCALATED, schedule.escalate_after, now, owe)
     if schedule.remind_after is not None:
-        taken += _take(factory, Step.REMINDED, schedule.remind_after, now)
+        taken += _take(factory, Step.REMINDED, schedule.remind_after, now, owe)
     return taken
 
 
 def _take(
-    factory: sessionmaker[Session], step: Step, after: timedelta, now: datetime
+    factory: sessionmaker[Session], step: Step, after: timedelta, now: datetime, owe: OweStep
 ) -> list[SweepStep]:
     conditions = _due(step, now - after)
     with factory() as session:
@@ -81,7 +93,14 @@ def _take(
     return [
         SweepStep(step, request_id)
         for request_id in candidates
-        if _claim(factory, request_id, step=step, conditions=conditions, now=now, detail=detail)
+        if _claim(
+            factory,
+            SweepStep(step, request_id),
+            conditions=conditions,
+            now=now,
+            detail=detail,
+            owe=owe,
+        )
     ]
 
 
@@ -110,13 +129,14 @@ def _values(step: Step, now: datetime) -> dict[str, Any]:
 
 def _claim(
     factory: sessionmaker[Session],
-    request_id: int,
+    taken: SweepStep,
     *,
-    step: Step,
     conditions: list[ColumnElement[bool]],
     now: datetime,
     detail: dict[str, Any],
+    owe: OweStep,
 ) -> bool:
+    step, request_id = taken.step, taken.request_id
     with factory.begin() as session:
         result = session.execute(
             update(SubaccountRequest)
@@ -126,25 +146,26 @@ def _claim(
         if not result.rowcount:  # type: ignore[attr-defined]
             return False  # another instance, or a decision, got there first
         add_event(session, request_id=request_id, kind=str(step), detail=detail)
+        owe(session, taken)
     return True
 
 
 class PendingSweeper:
-    """Runs `sweep` at most once per interval of its clock and hands each step taken to
-    `on_step` (which tells Slack). Tests give it a clock they move."""
+    """Runs `sweep` at most once per interval of its clock; `owe` adds each step's notices to
+    the transaction that takes it. Tests give it a clock they move."""
 
     def __init__(
         self,
         *,
         sessions: sessionmaker[Session],
         schedule: PendingSchedule,
-        on_step: Callable[[SweepStep], object],
+        owe: OweStep,
         clock: Clock = utc_now,
         interval: timedelta = SWEEP_INTERVAL,
     ) -> None:
         self._sessions = sessions
         self._schedule = schedule
-        self._on_step = on_step
+        self._owe = owe
         self._clock = clock
         self._interval = interval
         self._next_at: datetime | None = None  # the first call sweeps: catch up after downtime
@@ -156,9 +177,8 @@ class PendingSweeper:
         if self._next_at is not None and now < self._next_at:
             return
         self._next_at = now + self._interval
-        for taken in sweep(self._sessions, schedule=self._schedule, now=now):
+        for taken in sweep(self._sessions, schedule=self._schedule, now=now, owe=self._owe):
             logger.info("request %s %s", taken.request_id, taken.step)
-            self._on_step(taken)
         with self._done:
             self.sweeps += 1
             self._done.notify_all()

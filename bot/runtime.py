@@ -198,7 +198,7 @@ def build_runtime(settings: Settings, *, clock: Clock = utc_now, role: Role = Ro
     sweeper = PendingSweeper(
         sessions=sessions,
         schedule=pending_schedule(settings),
-        on_step=notices.handle,
+        owe=notices.owe,
         clock=clock,
     )
     runs_worker = role is not Role.WEB

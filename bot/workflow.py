@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -308,6 +309,14 @@ def refuse(
     return Decision(DecisionOutcome.REFUSED, row, reason=reason)
 
 
+# What a decision owes Slack, added to the transaction that makes the decision (bot/flows/).
+OweNotices = Callable[[Session, "Decision"], None]
+
+
+def _no_notices(_session: Session, _decision: Decision) -> None:
+    return None
+
+
 def approve(
     factory: sessionmaker[Session],
     *,
@@ -315,9 +324,14 @@ def approve(
     approver_id: str,
     required_approvals: int,
     ttl: timedelta,
+    owe: OweNotices = _no_notices,
 ) -> Decision:
-    """Record one approval; the approval that reaches the threshold moves the request on."""
-    closed = _close_if_not_pending(factory, request_id=request_id, ttl=ttl, actor_id=approver_id)
+    """Record one approval; the approval that reaches the threshold moves the request on.
+    `owe` adds the notices of an approval that counted (moved it on, or waits for more) to the
+    transaction that decides it, so a decision and its notices commit together."""
+    closed = _close_if_not_pending(
+        factory, request_id=request_id, ttl=ttl, actor_id=approver_id, owe=owe
+    )
     if closed is not None:
         return closed
     # The approval is committed on its own first, so that of two concurrent approvers the
@@ -332,14 +346,19 @@ def approve(
         won = _advance_if_threshold(session, request_id, approver_id, required_approvals)
         if won:
             add_event(session, request_id=request_id, kind="approved", actor_id=approver_id)
-    with factory() as session:
-        row = session.get_one(SubaccountRequest, request_id)
-        approvers = approvers_of(session, request_id)
+        row = session.get_one(SubaccountRequest, request_id, populate_existing=True)
+        decision = Decision(_approval_outcome(row, won=won), row, approvers_of(session, request_id))
+        if decision.outcome != DecisionOutcome.ALREADY_DECIDED:
+            owe(session, decision)
+    return decision
+
+
+def _approval_outcome(row: SubaccountRequest, *, won: bool) -> DecisionOutcome:
     if won:
-        return Decision(DecisionOutcome.APPROVED, row, approvers)
+        return DecisionOutcome.APPROVED
     if row.status == RequestStatus.PENDING_APPROVAL:
-        return Decision(DecisionOutcome.WAITING_FOR_MORE, row, approvers)
-    return Decision(DecisionOutcome.ALREADY_DECIDED, row, approvers)
+        return DecisionOutcome.WAITING_FOR_MORE
+    return DecisionOutcome.ALREADY_DECIDED
 
 
 def _insert_approval(factory: sessionmaker[Session], *, request_id: int, approver_id: str) -> bool:
@@ -378,9 +397,16 @@ def _advance_if_threshold(
 
 
 def reject(
-    factory: sessionmaker[Session], *, request_id: int, rejecter_id: str, ttl: timedelta
+    factory: sessionmaker[Session],
+    *,
+    request_id: int,
+    rejecter_id: str,
+    ttl: timedelta,
+    owe: OweNotices = _no_notices,
 ) -> Decision:
-    closed = _close_if_not_pending(factory, request_id=request_id, ttl=ttl, actor_id=rejecter_id)
+    closed = _close_if_not_pending(
+        factory, request_id=request_id, ttl=ttl, actor_id=rejecter_id, owe=owe
+    )
     if closed is not None:
         return closed
     with factory.begin() as session:
@@ -394,15 +420,21 @@ def reject(
         )
         if won:
             add_event(session, request_id=request_id, kind="rejected", actor_id=rejecter_id)
-    with factory() as session:
-        row = session.get_one(SubaccountRequest, request_id)
-        approvers = approvers_of(session, request_id)
-    outcome = DecisionOutcome.REJECTED if won else DecisionOutcome.ALREADY_DECIDED
-    return Decision(outcome, row, approvers)
+        row = session.get_one(SubaccountRequest, request_id, populate_existing=True)
+        outcome = DecisionOutcome.REJECTED if won else DecisionOutcome.ALREADY_DECIDED
+        decision = Decision(outcome, row, approvers_of(session, request_id))
+        if won:
+            owe(session, decision)
+    return decision
 
 
 def _close_if_not_pending(
-    factory: sessionmaker[Session], *, request_id: int, ttl: timedelta, actor_id: str
+    factory: sessionmaker[Session],
+    *,
+    request_id: int,
+    ttl: timedelta,
+    actor_id: str,
+    owe: OweNotices,
 ) -> Decision | None:
     """Already decided → say so; pending for longer than the TTL → expire it now."""
     with factory.begin() as session:
@@ -411,18 +443,21 @@ def _close_if_not_pending(
             return Decision(DecisionOutcome.ALREADY_DECIDED, row, approvers_of(session, request_id))
         if datetime.now(UTC) - row.created_at < ttl:
             return None
-        if _transition(session, request_id, to=RequestStatus.EXPIRED, password_ciphertext=None):
-            # The actor is whoever tried to decide too late: the audit log keeps that attempt.
-            add_event(
-                session,
-                request_id=request_id,
-                kind="expired",
-                actor_id=actor_id,
-                detail={"ttl": str(ttl)},
-            )
-    with factory() as session:
-        row = session.get_one(SubaccountRequest, request_id)
-        return Decision(DecisionOutcome.EXPIRED, row, approvers_of(session, request_id))
+        if not _transition(session, request_id, to=RequestStatus.EXPIRED, password_ciphertext=None):
+            row = session.get_one(SubaccountRequest, request_id, populate_existing=True)
+            return Decision(DecisionOutcome.ALREADY_DECIDED, row, approvers_of(session, request_id))
+        # The actor is whoever tried to decide too late: the audit log keeps that attempt.
+        add_event(
+            session,
+            request_id=request_id,
+            kind="expired",
+            actor_id=actor_id,
+            detail={"ttl": str(ttl)},
+        )
+        row = session.get_one(SubaccountRequest, request_id, populate_existing=True)
+        decision = Decision(DecisionOutcome.EXPIRED, row, approvers_of(session, request_id))
+        owe(session, decision)
+    return decision
 
 
 def _transition(session: Session, request_id: int, *, to: RequestStatus, **values: Any) -> bool:

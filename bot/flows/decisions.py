@@ -217,12 +217,17 @@ class Decisions:
         verdict = self.may_decide(row, user_id=user_id, choice=choice)
         if not verdict.allowed:
             return self._refuse(row, user_id=user_id, choice=choice, reason=verdict.reason)
+
+        def owe(session: Session, decided: Decision) -> None:
+            self._owe_decision_notices(session, decided, user_id=user_id)
+
         if choice == Choice.REJECT:
             decision = workflow.reject(
                 self._sessions,
                 request_id=row.id,
                 rejecter_id=user_id,
                 ttl=self.settings.approval_ttl,
+                owe=owe,
             )
         else:
             decision = workflow.approve(
@@ -231,6 +236,7 @@ class Decisions:
                 approver_id=user_id,
                 required_approvals=self.settings.required_approvals,
                 ttl=self.settings.approval_ttl,
+                owe=owe,
             )
         if decision.outcome == DecisionOutcome.ALREADY_DECIDED:
             # Nothing changes, but a decision attempt on a closed request is still audited.
@@ -271,8 +277,8 @@ class Decisions:
         return verdict
 
     def _render_decision(self, decision: Decision, *, user_id: str, tell: Tell) -> None:
-        # What the decision owes Slack is owed before the Zoom job is woken, so the job's own
-        # thread reply queues behind "approved by …" in the channel's queue.
+        # The decision's notices committed with it, before the job could see it: the job's own
+        # thread reply always queues behind "approved by …" in the channel's queue.
         self._announce(decision, user_id=user_id, tell=tell)
         if decision.outcome == DecisionOutcome.APPROVED:
             self._hooks.on_job_due()
@@ -288,8 +294,7 @@ class Decisions:
             return
         if outcome == DecisionOutcome.EXPIRED:
             tell(f"Request #{row.id} expired before it was decided.")
-        with self._sessions.begin() as session:
-            self._owe_decision_notices(session, decision, user_id=user_id)
+        # Its notices were owed in the transaction that decided it (see _decision).
         self._hooks.on_request_changed(row)
 
     def _owe_decision_notices(self, session: Session, decision: Decision, *, user_id: str) -> None:

@@ -46,6 +46,7 @@ class Outcomes:
             zoom=self._zoom,
             vault=self._vault,
             settle_seconds=self.settings.settle_seconds,
+            owe=self.owe_outcome_notices,
         )
         if result.requeued:
             return  # rate limited: nothing happened at Zoom, the worker runs it again later
@@ -53,18 +54,15 @@ class Outcomes:
         if row.batch_id is not None:
             self._hooks.on_batch_row_done(row)  # progress and the report are per batch, not per row
             return
-        self.tell_outcome(result)
-
-    def tell_outcome(self, result: ProvisionResult) -> None:
-        """The message, the thread, the requester's channel and DMs and, when needed, the ops
-        channel: owed in one transaction with the `notified` event that says they were."""
-        row = result.request
-        with self._sessions.begin() as session:
-            self.owe_outcome_notices(session, result)
         self._hooks.on_request_changed(row)
 
     def owe_outcome_notices(self, session: Session, result: ProvisionResult) -> None:
+        """The message, the thread, the requester's channel and DMs and, when needed, the ops
+        channel: owed in the transaction that records the outcome, with the `notified` event
+        that says so. A bulk row's outcome is told with its batch (bot/bulk_progress.py)."""
         row = result.request
+        if row.batch_id is not None:
+            return
         text = redact(messages.outcome_text(result))
         notifier = self._notifier
         same_channel = row.channel_id == row.approval_channel_id

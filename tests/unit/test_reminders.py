@@ -184,7 +184,7 @@ def test_sweeper_sweeps_at_once_then_once_per_interval_of_its_clock(sessions):
     sweeper = PendingSweeper(
         sessions=sessions,
         schedule=SCHEDULE,
-        on_step=seen.append,
+        owe=lambda _session, taken: seen.append(taken),
         clock=clock,
         interval=timedelta(minutes=1),
     )
