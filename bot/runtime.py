@@ -237,7 +237,7 @@ def build_runtime(settings: Settings, *, clock: Clock = utc_now, role: Role = Ro
         if engine.dialect.name == "postgresql":
             listener = Listener(settings.database_url, wakeup)
             listener.start()
-    wsgi = make_wsgi_app(bolt, engine, health=health_limits(settings, role))
+    wsgi = make_wsgi_app(bolt, engine, health=health_limits(settings))
     return Runtime(
         settings,
         engine,
@@ -311,7 +311,7 @@ def build_delivery(
     )
 
 
-def health_limits(settings: Settings, role: Role) -> HealthLimits:
+def health_limits(settings: Settings) -> HealthLimits:
     return HealthLimits(
         worker_stale_seconds=settings.worker_stale_seconds,
         outbox_stale_seconds=settings.outbox_stale_seconds,

@@ -54,12 +54,12 @@ class Renderer:
             session.expunge(row)
         return row
 
-    def password_text(self, row: SubaccountRequest) -> str:
-        """Raises bot.passwords' decryption error when the key changed; None never returned:
-        the caller checks the ciphertext is still there."""
+    def password(self, row: SubaccountRequest) -> str:
+        """The generated password, decrypted to be sent; PasswordVaultError when the key
+        changed, LookupError when it was already erased."""
         if row.password_ciphertext is None:
             raise LookupError("the password was already erased")
-        return messages.password_dm(row, self._vault.decrypt(row.password_ciphertext))
+        return self._vault.decrypt(row.password_ciphertext)
 
     def home_view(self, user_id: str, notice: str | None) -> View:
         if self._home is None:

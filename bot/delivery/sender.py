@@ -25,6 +25,7 @@ from bot.delivery.slack_errors import SlackFailure, Verdict, classify
 from bot.delivery.store import EVENTS, OutboxRow, OutboxStore, backoff_seconds
 from bot.passwords import PasswordVaultError
 from bot.redaction import forget_secret, register_secret
+from bot.slack import messages
 from bot.slack.blocks import ApprovalSettings, mention
 from bot.workflow import attach_approval_message
 
@@ -195,16 +196,16 @@ class Sender:
         assert row.request_id is not None
         request = self._renderer.request_row(row.request_id)
         try:
-            text = self._renderer.password_text(request)
+            password = self._renderer.password(request)
         except (PasswordVaultError, LookupError) as exc:
             reason = "undecryptable" if isinstance(exc, PasswordVaultError) else "erased"
             raise SlackFailure(Verdict.PERMANENT, f"password_{reason}") from None
-        register_secret(text)
+        register_secret(password)  # scrubbed from every log line while it is in memory
         try:
             channel = self._dm_channel(row)
-            ts = self._post_once(row, channel=channel, text=text)
+            ts = self._post_once(row, channel=channel, text=messages.password_dm(request, password))
         finally:
-            forget_secret(text)
+            forget_secret(password)
 
         def erase(connection: Connection) -> None:
             _erase_password(connection, request.id, delivered_ts=ts)

@@ -59,16 +59,9 @@ class Notifier:
             "views.update", self._client.views_update, view_id=view_id, hash=view_hash, view=view
         )
 
-    def refresh_request(
-        self,
-        row: SubaccountRequest,
-        *,
-        approvers: list[str] | None = None,
-        db: outbox.Db | None = None,
-    ) -> bool:
-        """The approval message shows the request as it is when the update is sent (the
-        newest state wins), so `approvers` is only read back from the database then."""
-        del approvers
+    def refresh_request(self, row: SubaccountRequest, *, db: outbox.Db | None = None) -> bool:
+        """The approval message shows the request as it is when the update is sent (rendered
+        then from the database), so the newest state always wins."""
         self.owe(outbox.request_update(row.id), db=db)
         return True
 
