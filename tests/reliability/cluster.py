@@ -32,7 +32,7 @@ import psycopg
 from sqlalchemy import Engine, MetaData, select
 
 from bot.config import normalize_database_url
-from bot.db.models import RequestEvent, SubaccountRequest
+from bot.db.models import RequestEvent, SlackOutbox, SubaccountRequest
 from bot.db.session import make_engine, make_session_factory
 from bot.passwords import generate_password
 from bot.sandbox.slack_emulator import SlackEmulator
@@ -359,6 +359,8 @@ class Cluster:
             "PASSWORD_ENCRYPTION_KEY": ENCRYPTION_KEY,
             "PROVISION_LEASE_SECONDS": "1",
             "PROVISION_POLL_SECONDS": "0.2",
+            # The emulator sets no per-channel limit here: do not pace posts at Slack's 1/s.
+            "SLACK_POSTS_PER_SECOND": "50",
             "LOG_LEVEL": "INFO",
         }
 
@@ -564,7 +566,13 @@ class Cluster:
                     )
                 )
             )
-        return notified >= set(ids)
+            # "notified" means owed (in the outcome's transaction): wait for the delivery too.
+            undelivered = session.scalar(
+                select(SlackOutbox.id)
+                .where(SlackOutbox.request_id.in_(ids), SlackOutbox.status == "pending")
+                .limit(1)
+            )
+        return notified >= set(ids) and undelivered is None
 
     def table_dump(self) -> str:
         """Every row of every table in the database (reflected, so nothing is left out)."""

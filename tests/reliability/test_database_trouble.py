@@ -137,7 +137,12 @@ def test_the_instance_survives_the_outage_and_is_healthy_again(outage, cluster):
     assert outage.alive_during_outage
     assert instance.alive()
     assert instance.starts == 1
-    assert instance.health().json() == {"status": "ok", "database": "ok"}
+    assert instance.health().json() == {
+        "status": "ok",
+        "database": "ok",
+        "worker": "ok",
+        "outbox": "ok",
+    }
     cluster.assert_no_secrets()
 
 
