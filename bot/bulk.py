@@ -14,7 +14,7 @@ from slack_sdk.models.views import View
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import bulk_tracking, bulk_workflow, workflow
+from bot import bulk_workflow, workflow
 from bot.bulk_csv import BulkParse, CsvProblem, parse_bulk_csv
 from bot.db.models import BatchStatus, RequestBatch
 from bot.passwords import PasswordVault
@@ -68,9 +68,8 @@ class BulkFlows:
         self._policy = parts.policy
         self._notifier = parts.notifier
         self._batches = parts.batches
-        # Set by the runtime: the provisioning worker's wake() and the background pool's submit.
+        # Set by the runtime: the provisioning worker's wake().
         self.on_job_due: Callable[[], None] = lambda: None
-        self.run_later: Callable[[Callable[[int], None], int], object] = lambda task, arg: task(arg)
 
     # -- the command and the form -------------------------------------------------------------
 
@@ -169,7 +168,8 @@ class BulkFlows:
             )
         if batch is None:
             return FormAnswer(update=notice(title="Start again", text=_DRAFT_GONE))
-        self.run_later(self.announce, batch.id)
+        if batch.status == BatchStatus.PROVISIONING and not self._batches.channel_for(batch):
+            self.on_job_due()  # no message to wait for: its rows were released with it
         text = (
             f"Bulk request #{batch.id} ({batch.row_count} accounts) is saved and on its way to "
             "the approvers. You will get a message at each step."
@@ -181,46 +181,36 @@ class BulkFlows:
             return None
         try:
             with self._sessions.begin() as session:
-                return bulk_workflow.submit_draft(
+                batch = bulk_workflow.submit_draft(
                     session,
                     draft_id=draft_id,
                     requester_id=user_id,
                     vault=self._parts.vault,
                     required_approvals=self.settings.required_approvals,
                 )
+                self._owe_announcement(session, batch)
+                return batch
         except bulk_workflow.DraftGone:
             return None
+
+    def _owe_announcement(self, session: Session, batch: RequestBatch) -> None:
+        """In the submission's transaction: the batch's message is owed with the batch (the
+        sender releases a batch needing no approval once it is posted), or, with no channel to
+        post in, the failure is recorded and its rows released now."""
+        if self._batches.post(batch, db=session) is not None:
+            return
+        bulk_workflow.add_batch_event(
+            session, batch_id=batch.id, kind="post_failed", detail={"channel": None}
+        )
+        if batch.status == BatchStatus.PROVISIONING:
+            bulk_workflow.release_jobs(session, batch_id=batch.id)
+        text = submitted_dm(batch, channel_id=None, posted=False)
+        self._notifier.dm(user_id=batch.requester_id, text=text, db=session)
 
     def discard(self, *, user_id: str, draft_id: int) -> None:
         """The preview was closed (Back): its draft goes now rather than at DRAFT_TTL."""
         with self._sessions.begin() as session:
             bulk_workflow.discard_draft(session, draft_id=draft_id, requester_id=user_id)
-
-    def announce(self, batch_id: int) -> None:
-        """Post the batch for approval; with no approval required, its jobs start now."""
-        with self._sessions() as session:
-            batch = session.get_one(RequestBatch, batch_id)
-            summary = bulk_tracking.load_summary(session, batch_id)
-        channel_id = self.settings.approval_channel or batch.channel_id
-        ts = None
-        if channel_id:
-            ts = self._batches.post(channel_id=channel_id, batch=batch, summary=summary)
-        with self._sessions.begin() as session:
-            if channel_id and ts:
-                bulk_workflow.attach_message(
-                    session, batch_id=batch_id, channel_id=channel_id, ts=ts
-                )
-            else:
-                detail = {"channel": channel_id}
-                bulk_workflow.add_batch_event(
-                    session, batch_id=batch_id, kind="post_failed", detail=detail
-                )
-            if batch.status == BatchStatus.PROVISIONING:
-                bulk_workflow.release_jobs(session, batch_id=batch_id)
-        text = submitted_dm(batch, channel_id=channel_id, posted=bool(ts))
-        self._notifier.dm(user_id=batch.requester_id, text=text)
-        if batch.status == BatchStatus.PROVISIONING:
-            self.on_job_due()
 
 
 def _no_valid_rows(parsed: BulkParse) -> str:

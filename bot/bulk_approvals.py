@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import bulk_decisions, bulk_tracking, bulk_workflow
+from bot import bulk_decisions, bulk_workflow
 from bot.bulk import BulkParts, BulkSettings
 from bot.db.models import BatchStatus, RequestBatch
 from bot.slack import messages
@@ -125,22 +125,22 @@ class BatchApprovals:
             text = private.format(id=batch.id, reason=decision.reason, status=status)
             self._notifier.ephemeral(channel_id=channel_id, user_id=user_id, text=text)
             return
-        with self._sessions() as session:
-            summary = bulk_tracking.load_summary(session, batch.id)
-        self._batches.refresh(batch, summary)
         if outcome == DecisionOutcome.APPROVED:
-            self.on_job_due()  # before the thread reply and the DM: Zoom first
-        if outcome == DecisionOutcome.WAITING_FOR_MORE:
-            needed = self.settings.required_approvals
-            text = f"<@{user_id}> approved ({len(decision.approvers)} of {needed} approvals)."
-            self._batches.reply(batch, text)
-            return
+            self.on_job_due()  # Zoom first: the notices below are the outbox's to send
+        # Owed together: the message (rendered as the batch then stands), the thread and the DM.
+        with self._sessions.begin() as session:
+            self._batches.refresh(batch.id, db=session)
+            if outcome == DecisionOutcome.WAITING_FOR_MORE:
+                needed = self.settings.required_approvals
+                text = f"<@{user_id}> approved ({len(decision.approvers)} of {needed} approvals)."
+                self._batches.reply(batch, text, db=session)
+                return
+            if outcome != DecisionOutcome.EXPIRED:
+                self._batches.reply(batch, decision_reply(batch, user_id=user_id), db=session)
+            self._notifier.dm(user_id=batch.requester_id, text=decision_dm(batch), db=session)
         if outcome == DecisionOutcome.EXPIRED:
             text = f"Bulk request #{batch.id} expired before it was decided."
             self._notifier.ephemeral(channel_id=channel_id, user_id=user_id, text=text)
-        else:
-            self._batches.reply(batch, decision_reply(batch, user_id=user_id))
-        self._notifier.dm(user_id=batch.requester_id, text=decision_dm(batch))
 
     def _record_refusal(self, batch: RequestBatch, user_id: str, choice: str) -> None:
         # Nothing changes, but a decision attempt on a closed request is still audited.

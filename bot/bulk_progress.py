@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import bulk_decisions, bulk_tracking, bulk_workflow
 from bot.bulk import BulkParts, BulkSettings
 from bot.bulk_report import failed_rows_text, outcome_csv, passwords_csv
-from bot.db.models import BatchStatus, RequestBatch, SubaccountRequest
+from bot.db.models import RequestBatch, SubaccountRequest
 from bot.durations import describe
 from bot.redaction import forget_secret, register_secret
 from bot.slack.bulk_blocks import decision_dm, final_dm, final_reply, progress_text
@@ -47,24 +47,18 @@ class BatchProgress:
             show = finished or bulk_tracking.claim_progress(
                 session, batch_id=batch_id, min_interval=self.settings.progress_interval
             )
+            if show:
+                # Owed with the state it shows; rendered when sent, so the newest state wins
+                # and a late progress update can never overwrite the final one.
+                self._parts.batches.refresh(batch_id, db=session)
         if finished:
             self.run_later(self.report, batch_id)
-        elif show:
-            self.run_later(self.show_progress, batch_id)
 
     def show_progress(self, batch_id: int) -> None:
         self._refresh(batch_id)
-        with self._sessions() as session:
-            batch = session.get_one(RequestBatch, batch_id)
-        if batch.status == BatchStatus.FINISHED:
-            # The final update may have landed before this one: put the final state back.
-            self._refresh(batch_id)
 
     def _refresh(self, batch_id: int) -> None:
-        with self._sessions() as session:
-            batch = session.get_one(RequestBatch, batch_id)
-            summary = bulk_tracking.load_summary(session, batch_id)
-        self._parts.batches.refresh(batch, summary)
+        self._parts.batches.refresh(batch_id)
 
     # -- the end ------------------------------------------------------------------------------
 
@@ -73,7 +67,6 @@ class BatchProgress:
         with self._sessions.begin() as session:
             if not bulk_tracking.claim_report(session, batch_id=batch_id):
                 return
-        self._refresh(batch_id)
         with self._sessions() as session:
             batch = session.get_one(RequestBatch, batch_id)
             rows = bulk_tracking.rows_of(session, batch_id)
@@ -120,9 +113,12 @@ class BatchProgress:
         # No file (uploads refused or Slack down): the counts and the failed rows as text.
         text = final_reply(batch, counts, attached=False)
         failed = failed_rows_text(rows)
-        self._parts.batches.reply(batch, f"{text}\n{failed}".strip())
         error = upload.error if upload is not None else "no channel"
-        self._record(batch.id, "outcome_post_failed", {"error": error})
+        with self._sessions.begin() as session:
+            self._parts.batches.reply(batch, f"{text}\n{failed}".strip(), db=session)
+            bulk_workflow.add_batch_event(
+                session, batch_id=batch.id, kind="outcome_post_failed", detail={"error": error}
+            )
 
     def _send_passwords(self, batch: RequestBatch, rows: list[SubaccountRequest]) -> int:
         """How many generated passwords went to the requester; -1 when they must be retried."""
@@ -212,10 +208,9 @@ class BatchProgress:
         ttl = self.settings.approval_ttl
         if not bulk_decisions.expire(self._sessions, batch_id=batch_id, ttl=ttl, actor_id=None):
             return
-        self._refresh(batch_id)
-        with self._sessions() as session:
+        with self._sessions.begin() as session:
             batch = session.get_one(RequestBatch, batch_id)
-        self._parts.batches.reply(
-            batch, f":clock3: Expired: nobody decided within {describe(ttl)}."
-        )
-        self._parts.notifier.dm(user_id=batch.requester_id, text=decision_dm(batch))
+            self._parts.batches.refresh(batch_id, db=session)
+            text = f":clock3: Expired: nobody decided within {describe(ttl)}."
+            self._parts.batches.reply(batch, text, db=session)
+            self._parts.notifier.dm(user_id=batch.requester_id, text=decision_dm(batch), db=session)

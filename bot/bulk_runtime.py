@@ -44,6 +44,7 @@ def build_bulk(
     vault: PasswordVault,
     approval: ApprovalSettings,
 ) -> Bulk:
+    del approval  # the batch's message is rendered by the outbox sender (bot/delivery/)
     bulk_settings = BulkSettings(
         approval_channel=settings.approval_channel,
         required_approvals=settings.required_approvals,
@@ -55,7 +56,7 @@ def build_bulk(
         sessions=sessions,
         policy=policy,
         notifier=notifier,
-        batches=BatchNotifier(client, approval=approval),
+        batches=BatchNotifier(notifier, approval_channel=settings.approval_channel),
         client=client,
         vault=vault,
     )
@@ -67,15 +68,15 @@ def build_bulk(
 
 
 def connect(bulk: Bulk, *, hooks: FlowHooks, tasks: BackgroundTasks) -> None:
-    """Reactions on a batch's message and finished batch rows reach the bulk side; its Slack
-    calls run on the background pool."""
+    """Reactions on a batch's message and finished batch rows reach the bulk side; the final
+    report (its file uploads) runs on the background pool. The batch's messages, replies and
+    DMs are outbox rows, delivered by the worker."""
     hooks.on_batch_reaction = bulk.approvals.react
     hooks.on_batch_row_done = bulk.progress.row_done
 
     def run_later(task: Callable[[int], None], batch_id: int) -> object:
         return tasks.submit(task, batch_id)
 
-    bulk.flows.run_later = run_later
     bulk.progress.run_later = run_later
 
 

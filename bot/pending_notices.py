@@ -80,7 +80,7 @@ class PendingNotices:
         )
         # The directory answers from its cache (a Slack look-up at most every few minutes).
         for user_id in self._escalation_user_ids(exclude=row.requester_id):
-            self._notifier.dm(user_id=user_id, text=text, db=session)
+            self._notifier.dm(user_id=user_id, text=text, request_id=row.id, db=session)
 
     def expired(self, session: Session, row: SubaccountRequest) -> None:
         self._notifier.refresh_request(row, db=session)
@@ -110,7 +110,13 @@ def send_expired_dm(notifier: Notifier, row: SubaccountRequest, *, db: Db | None
     """The requester's news of an expiry, with the button that asks again (also sent when a
     late decision expires the request)."""
     rendered = request_again_message(row, messages.decision_dm(row))
-    return notifier.dm(user_id=row.requester_id, text=rendered.text, blocks=rendered.blocks, db=db)
+    return notifier.dm(
+        user_id=row.requester_id,
+        text=rendered.text,
+        blocks=rendered.blocks,
+        request_id=row.id,
+        db=db,
+    )
 
 
 def _waited(after: timedelta | None) -> str:

@@ -293,6 +293,8 @@ def build_delivery(
         post_interval_seconds=1.02 / settings.slack_posts_per_second,
         ops_channel=settings.ops_channel,
         on_posted=flows.decisions.apply_held,
+        # A batch's message: Decisions hands a reaction on it to bulk approvals.
+        on_batch_posted=flows.decisions.apply_held,
     )
     upkeep = (
         Upkeep("repairs", repairs.run_all, every_seconds=settings.reaction_reconcile_seconds),

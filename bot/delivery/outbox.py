@@ -39,10 +39,23 @@ class Kind(enum.StrEnum):
     DM = "dm"  # a direct message to a person
     PASSWORD_DM = "password_dm"  # noqa: S105 - a kind; the password is decrypted only to send
     HOME = "home"  # views.publish of a person's App Home
+    # A bulk request's own message (payload {"batch_id": N}); its reactions are REACTION rows
+    # queued with its updates (batch_reaction below).
+    BATCH_POST = "batch_post"  # the batch's approval message, from the batch's rows
+    BATCH_UPDATE = "batch_update"  # chat.update of it, from the batch's newest state
+    BATCH_REPLY = "batch_reply"  # a reply under it (stored text; top-level if never posted)
 
 
 POSTING_KINDS = frozenset(
-    {Kind.REQUEST_POST, Kind.THREAD_REPLY, Kind.MESSAGE, Kind.DM, Kind.PASSWORD_DM}
+    {
+        Kind.REQUEST_POST,
+        Kind.THREAD_REPLY,
+        Kind.MESSAGE,
+        Kind.DM,
+        Kind.PASSWORD_DM,
+        Kind.BATCH_POST,
+        Kind.BATCH_REPLY,
+    }
 )
 
 
@@ -160,3 +173,31 @@ def password_dm(request_id: int, *, user_id: str) -> Owed:
 def home(user_id: str, *, notice: str | None = None) -> Owed:
     payload = {"notice": notice} if notice else None
     return Owed(Kind.HOME, f"home:{user_id}", user_id=user_id, payload=payload)
+
+
+# -- a bulk request's own message (bot/slack/bulk_notifier.py owes these) ---------------------
+
+
+def batch_post(batch_id: int, *, channel_id: str, requester_id: str) -> Owed:
+    return Owed(
+        Kind.BATCH_POST,
+        channel_id,
+        channel_id=channel_id,
+        user_id=requester_id,  # told whether (and where) it was posted
+        payload={"batch_id": batch_id},
+    )
+
+
+def batch_update(batch_id: int) -> Owed:
+    return Owed(Kind.BATCH_UPDATE, f"batch-update:{batch_id}", payload={"batch_id": batch_id})
+
+
+def batch_reaction(batch_id: int, *, channel_id: str, ts: str, name: str) -> Owed:
+    """A REACTION row (the sender needs only the channel, ts and name), in the batch's queue."""
+    payload = {"ts": ts, "name": name, "batch_id": batch_id}
+    return Owed(Kind.REACTION, f"batch-update:{batch_id}", channel_id=channel_id, payload=payload)
+
+
+def batch_reply(batch_id: int, *, channel_id: str, text: str) -> Owed:
+    payload: dict[str, Any] = {"batch_id": batch_id, "text": text}
+    return Owed(Kind.BATCH_REPLY, channel_id, channel_id=channel_id, payload=payload)

@@ -9,13 +9,14 @@ from collections.abc import Callable
 from slack_sdk.models.views import View
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import workflow
-from bot.db.models import SubaccountRequest
+from bot import bulk_tracking, workflow
+from bot.db.models import RequestBatch, SubaccountRequest
 from bot.flows.outcomes import settled_result
 from bot.passwords import PasswordVault
 from bot.redaction import redact
 from bot.slack import messages
 from bot.slack.blocks import ApprovalSettings, Rendered, request_message
+from bot.slack.bulk_blocks import batch_message
 
 # A person's App Home view with an optional notice (HomeTab.view_for).
 HomeRenderer = Callable[[str, str | None], View]
@@ -65,3 +66,17 @@ class Renderer:
         if self._home is None:
             raise LookupError("no App Home renderer")
         return self._home(user_id, notice)
+
+    def batch(self, batch_id: int) -> tuple[RequestBatch, Rendered]:
+        """A bulk request's message as the batch stands now (its approvals, its progress)."""
+        with self._sessions() as session:
+            batch = session.get_one(RequestBatch, batch_id)
+            summary = bulk_tracking.load_summary(session, batch_id)
+            session.expunge(batch)
+        return batch, batch_message(batch, summary, settings=self._approval)
+
+    def batch_row(self, batch_id: int) -> RequestBatch:
+        with self._sessions() as session:
+            batch = session.get_one(RequestBatch, batch_id)
+            session.expunge(batch)
+        return batch

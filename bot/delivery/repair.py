@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import (
     HeldReaction,
+    RequestBatch,
     RequestEvent,
     RequestStatus,
     SlackOutbox,
@@ -62,6 +63,7 @@ class Repairs:
         self.owe_missing_posts()
         self.tell_missing_outcomes()
         self.apply_held_reactions()
+        self.apply_held_batch_reactions()
 
     # -- reactions whose events never came --------------------------------------------------
 
@@ -210,3 +212,19 @@ class Repairs:
             ).all()
         for request_id, channel_id, ts in matched:
             self._decisions.apply_held(request_id, channel_id, ts)
+
+    def apply_held_batch_reactions(self) -> None:
+        """The same for bulk requests' messages: Decisions.apply_held finds no request there and
+        hands each reaction to the batch (hooks.on_batch_reaction)."""
+        with self._sessions() as session:
+            matched = session.execute(
+                select(RequestBatch.id, HeldReaction.channel_id, HeldReaction.message_ts)
+                .join(
+                    RequestBatch,
+                    (RequestBatch.approval_channel_id == HeldReaction.channel_id)
+                    & (RequestBatch.approval_ts == HeldReaction.message_ts),
+                )
+                .distinct()
+            ).all()
+        for batch_id, channel_id, ts in matched:
+            self._decisions.apply_held(batch_id, channel_id, ts)

@@ -17,6 +17,7 @@ from typing import Any
 from slack_sdk import WebClient
 from sqlalchemy import Connection, Engine, select, update
 
+from bot import bulk_delivery
 from bot.db.models import RequestStatus, SlackOutbox, SubaccountRequest
 from bot.delivery import outbox
 from bot.delivery.outbox import POSTING_KINDS, Kind
@@ -37,6 +38,9 @@ WAIT_FOR_MESSAGE_SECONDS = 1.0
 # Called once a request's approval message is posted, with its id, channel and ts (the held
 # reactions on that message are applied then).
 OnPosted = Callable[[int, str, str], None]
+# The same once a bulk request's message is posted, with the batch's id (its held reactions
+# reach the batch through Decisions.apply_held, which hands them to hooks.on_batch_reaction).
+OnBatchPosted = Callable[[int, str, str], None]
 
 
 class Deferred(Exception):
@@ -55,6 +59,7 @@ class Sender:
         post_interval_seconds: float,
         ops_channel: str | None = None,
         on_posted: OnPosted | None = None,
+        on_batch_posted: OnBatchPosted | None = None,
     ) -> None:
         self._engine = engine
         self._store = store
@@ -73,7 +78,11 @@ class Sender:
             Kind.DM: self._dm,
             Kind.PASSWORD_DM: self._password_dm,
             Kind.HOME: self._home,
+            Kind.BATCH_POST: self._batch_post,
+            Kind.BATCH_UPDATE: self._batch_update,
+            Kind.BATCH_REPLY: self._batch_reply,
         }
+        self._on_batch_posted = on_batch_posted or (lambda _batch_id, _channel, _ts: None)
 
     def deliver(self, row: OutboxRow) -> None:
         handler = self._handlers.get(row.kind)
@@ -217,6 +226,64 @@ class Sender:
         view = self._renderer.home_view(row.user_id, row.payload.get("notice"))
         self._call(self._client.views_publish, user_id=row.user_id, view=view)
         self._settle(row, ts=None)
+
+    # -- a bulk request's own message ---------------------------------------------------------
+
+    def _batch_post(self, row: OutboxRow) -> None:
+        assert row.channel_id is not None
+        batch_id = bulk_delivery.batch_id_of(row.payload)
+        batch, rendered = self._renderer.batch(batch_id)
+        if batch.approval_ts is not None:  # posted by an earlier row
+            self._settle(row, ts=batch.approval_ts, result="already_posted")
+            return
+        ts = self._post_once(
+            row, channel=row.channel_id, text=rendered.text, blocks=rendered.blocks
+        )
+
+        def record(connection: Connection) -> None:
+            # The ts first: a reaction that arrives from now on finds its batch.
+            bulk_delivery.batch_posted(
+                connection,
+                batch,
+                channel_id=row.channel_id or "",
+                ts=ts,
+                approval=self._approval,
+                requester_id=row.user_id,
+            )
+
+        self._settle(row, ts=ts, after=record)
+        self._on_batch_posted(batch_id, row.channel_id, ts)
+
+    def _batch_update(self, row: OutboxRow) -> None:
+        batch_id = bulk_delivery.batch_id_of(row.payload)
+        batch, rendered = self._renderer.batch(batch_id)
+        if batch.approval_ts is None or batch.approval_channel_id is None:
+            if bulk_delivery.post_pending(self._engine, batch_id):
+                raise Deferred
+            self._fail(row, SlackFailure(Verdict.PERMANENT, "no_approval_message"), alert=False)
+            return
+        self._call(
+            self._client.chat_update,
+            channel=batch.approval_channel_id,
+            ts=batch.approval_ts,
+            text=rendered.text,
+            blocks=rendered.blocks,
+        )
+        self._settle(row, ts=batch.approval_ts, channel_id=batch.approval_channel_id)
+
+    def _batch_reply(self, row: OutboxRow) -> None:
+        assert row.channel_id is not None
+        batch_id = bulk_delivery.batch_id_of(row.payload)
+        batch = self._renderer.batch_row(batch_id)
+        text = str(row.payload.get("text") or "")
+        thread_ts = batch.approval_ts
+        if thread_ts is None and bulk_delivery.post_pending(self._engine, batch_id):
+            raise Deferred
+        if thread_ts is None:
+            # The batch's message could not be posted: say it in the channel instead.
+            text = f"Bulk request #{batch_id}: {text}"
+        ts = self._post_once(row, channel=row.channel_id, text=text, thread_ts=thread_ts)
+        self._settle(row, ts=ts)
 
     # -- posting once -----------------------------------------------------------------------
 
@@ -375,6 +442,11 @@ class Sender:
                 EVENTS.insert().values(request_id=row.request_id, kind="post_failed", detail=detail)
             )
             owed.append(_not_posted_notice(row))
+        if row.kind == Kind.BATCH_POST:
+            batch = self._renderer.batch_row(bulk_delivery.batch_id_of(row.payload))
+            owed += bulk_delivery.batch_not_posted(
+                connection, batch, channel_id=row.channel_id, error=error
+            )
         if alert and self._ops_channel and row.queue != self._ops_channel:
             owed.append(outbox.message(self._ops_channel, text=_ops_text(row, error)))
         outbox.owe(connection, *owed)

@@ -311,7 +311,12 @@ class Decisions:
         else:
             text = _THREAD_DECISIONS[outcome].format(user=user_id)
             self._notifier.reply_in_thread(row, text, db=session)
-            self._notifier.dm(user_id=row.requester_id, text=messages.decision_dm(row), db=session)
+            self._notifier.dm(
+                user_id=row.requester_id,
+                text=messages.decision_dm(row),
+                request_id=row.id,
+                db=session,
+            )
 
 
 def _on_another_message(row: SubaccountRequest, *, channel_id: str, message_ts: str | None) -> bool:

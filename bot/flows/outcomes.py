@@ -69,8 +69,18 @@ class Outcomes:
         notifier.refresh_request(row, db=session)
         notifier.reply_in_thread(row, text, broadcast=same_channel, db=session)
         if row.channel_id and not same_channel:
-            notifier.post(channel_id=row.channel_id, text=f"Request #{row.id}: {text}", db=session)
-        notifier.dm(user_id=row.requester_id, text=redact(messages.outcome_dm(result)), db=session)
+            notifier.post(
+                channel_id=row.channel_id,
+                text=f"Request #{row.id}: {text}",
+                request_id=row.id,
+                db=session,
+            )
+        notifier.dm(
+            user_id=row.requester_id,
+            text=redact(messages.outcome_dm(result)),
+            request_id=row.id,
+            db=session,
+        )
         if result.generated_password or _password_kept(row):
             # Rendered (decrypted) only when sent; erased once Slack confirms the DM.
             notifier.owe(outbox.password_dm(row.id, user_id=row.requester_id), db=session)
@@ -80,7 +90,10 @@ class Outcomes:
         alert_channel = self.settings.ops_channel
         if alert_channel and ops_alerts.needs_alert(row):
             notifier.post(
-                channel_id=alert_channel, text=ops_alerts.alert_text(row, text), db=session
+                channel_id=alert_channel,
+                text=ops_alerts.alert_text(row, text),
+                request_id=row.id,
+                db=session,
             )
             workflow.add_event(
                 session, request_id=row.id, kind="ops_alerted", detail={"channel": alert_channel}

@@ -1,60 +1,41 @@
-"""The Slack calls of a bulk request's own message (post with its reactions, update in place,
-thread replies), each failure logged and contained as in notifier.py; the rest goes through the
-shared Notifier."""
+"""What a bulk request owes Slack about its own message (the post with its reactions, updates in
+place, thread replies): outbox rows (bot/delivery/outbox.py), in the caller's transaction when
+given, delivered by the worker, which renders the message from the batch as it then stands.
+The rest (DMs, ops alerts) goes through the shared Notifier."""
 
 from __future__ import annotations
 
-import logging
-from typing import Any
-
-from slack_sdk import WebClient
-
-from bot.bulk_tracking import BatchSummary
 from bot.db.models import RequestBatch
-from bot.slack.blocks import ApprovalSettings
-from bot.slack.bulk_blocks import batch_message
-from bot.slack.notifier import call_slack, post_approval_message
-
-logger = logging.getLogger(__name__)
+from bot.delivery import outbox
+from bot.slack.notifier import Notifier
 
 
 class BatchNotifier:
-    def __init__(self, client: WebClient, *, approval: ApprovalSettings) -> None:
-        self._client = client
-        self._approval = approval
+    def __init__(self, notifier: Notifier, *, approval_channel: str | None) -> None:
+        self._notifier = notifier
+        self._approval_channel = approval_channel
 
-    def post(self, *, channel_id: str, batch: RequestBatch, summary: BatchSummary) -> str | None:
-        rendered = batch_message(batch, summary, settings=self._approval)
-        return post_approval_message(
-            self._client, self._approval, rendered, channel_id=channel_id, log=logger
-        )
+    def channel_for(self, batch: RequestBatch) -> str | None:
+        """Where the batch's message is (or will be) posted."""
+        return batch.approval_channel_id or self._approval_channel or batch.channel_id
 
-    def refresh(self, batch: RequestBatch, summary: BatchSummary) -> bool:
-        if not (batch.approval_channel_id and batch.approval_ts):
+    def post(self, batch: RequestBatch, *, db: outbox.Db | None = None) -> str | None:
+        """Owe the batch's message; the channel it goes to, None when there is none."""
+        channel_id = self.channel_for(batch)
+        if channel_id:
+            owed = outbox.batch_post(
+                batch.id, channel_id=channel_id, requester_id=batch.requester_id
+            )
+            self._notifier.owe(owed, db=db)
+        return channel_id
+
+    def refresh(self, batch_id: int, *, db: outbox.Db | None = None) -> None:
+        """The message shows the batch as it is when the update is sent (the newest wins)."""
+        self._notifier.owe(outbox.batch_update(batch_id), db=db)
+
+    def reply(self, batch: RequestBatch, text: str, *, db: outbox.Db | None = None) -> bool:
+        channel_id = self.channel_for(batch)
+        if not channel_id:
             return False
-        rendered = batch_message(batch, summary, settings=self._approval)
-        response = _call(
-            "chat.update",
-            self._client.chat_update,
-            channel=batch.approval_channel_id,
-            ts=batch.approval_ts,
-            text=rendered.text,
-            blocks=rendered.blocks,
-        )
-        return response is not None
-
-    def reply(self, batch: RequestBatch, text: str) -> bool:
-        if not (batch.approval_channel_id and batch.approval_ts):
-            return False
-        response = _call(
-            "chat.postMessage",
-            self._client.chat_postMessage,
-            channel=batch.approval_channel_id,
-            thread_ts=batch.approval_ts,
-            text=text,
-        )
-        return response is not None
-
-
-def _call(method: str, function: Any, **arguments: Any) -> Any:
-    return call_slack(logger, method, function, **arguments)
+        self._notifier.owe(outbox.batch_reply(batch.id, channel_id=channel_id, text=text), db=db)
+        return True

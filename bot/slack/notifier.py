@@ -86,9 +86,11 @@ class Notifier:
         channel_id: str,
         text: str,
         blocks: list[dict[str, Any]] | None = None,
+        request_id: int | None = None,
         db: outbox.Db | None = None,
     ) -> bool:
-        self.owe(outbox.message(channel_id, text=text, blocks=blocks), db=db)
+        """`request_id`: the request it is about (its delivery attempts are that request's)."""
+        self.owe(outbox.message(channel_id, text=text, blocks=blocks, request_id=request_id), db=db)
         return True
 
     def dm(
@@ -97,9 +99,10 @@ class Notifier:
         user_id: str,
         text: str,
         blocks: list[dict[str, Any]] | None = None,
+        request_id: int | None = None,
         db: outbox.Db | None = None,
     ) -> bool:
-        self.owe(outbox.dm(user_id, text=text, blocks=blocks), db=db)
+        self.owe(outbox.dm(user_id, text=text, blocks=blocks, request_id=request_id), db=db)
         return True
 
     def dm_channel(self, *, user_id: str) -> str | None:
