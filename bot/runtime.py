@@ -145,6 +145,7 @@ def build_runtime(settings: Settings, *, clock: Clock = utc_now, role: Role = Ro
         approval=approval_settings(settings),
         sessions=sessions,
         delivery_deadline=settings.slack_delivery_timeout,
+        later=tasks,  # ephemerals: after the ack, never on its path
     )
     policy = build_policy(settings, directory)
     vault = PasswordVault(encryption_key(settings))

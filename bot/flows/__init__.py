@@ -68,7 +68,6 @@ def build_flows(
             notifier=notifier,
             hooks=hooks,
             bot_user_id=bot_user_id,
-            tasks=tasks,
             escalation=escalation,
         ),
         outcomes=Outcomes(

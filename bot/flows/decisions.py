@@ -9,7 +9,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import workflow
-from bot.background import BackgroundTasks
 from bot.db.models import RequestStatus, SubaccountRequest
 from bot.flows.common import Choice, FlowHooks, FlowSettings, logger, record_event
 from bot.pending_notices import send_expired_dm
@@ -33,7 +32,6 @@ class Decisions:
         notifier: Notifier,
         hooks: FlowHooks,
         bot_user_id: str | None,
-        tasks: BackgroundTasks,
         escalation: AccessPolicy | None = None,
     ) -> None:
         self.settings = settings
@@ -42,7 +40,6 @@ class Decisions:
         self._notifier = notifier
         self._hooks = hooks
         self._bot_user_id = bot_user_id
-        self._tasks = tasks  # ephemerals leave after the ack, on this process's small pool
         # ESCALATION_APPROVERS as approvers: they may decide a request once it is escalated.
         self._escalation = escalation
 
@@ -54,8 +51,7 @@ class Decisions:
 
     def _unavailable(self, exc: SQLAlchemyError, *, user_id: str, channel_id: str) -> None:
         logger.warning("a decision could not be recorded (%s)", type(exc).__name__)
-        self._tasks.submit(
-            self._notifier.ephemeral,
+        self._notifier.ephemeral(
             channel_id=channel_id,
             user_id=user_id,
             text=messages.unavailable_text() + " React or click again later.",
@@ -205,8 +201,8 @@ class Decisions:
         self._render_decision(decision, user_id=user_id, tell=tell)
 
     def _ephemeral_to(self, *, channel_id: str, user_id: str) -> Tell:
-        return lambda text: self._tasks.submit(
-            self._notifier.ephemeral, channel_id=channel_id, user_id=user_id, text=text
+        return lambda text: self._notifier.ephemeral(
+            channel_id=channel_id, user_id=user_id, text=text
         )
 
     @property

@@ -15,6 +15,7 @@ from slack_sdk.models.views import View
 from slack_sdk.webhook import WebhookClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.background import BackgroundTasks
 from bot.db.models import SubaccountRequest
 from bot.delivery import outbox
 from bot.slack.blocks import ApprovalSettings, Rendered
@@ -36,8 +37,10 @@ class Notifier:
         approval: ApprovalSettings,
         sessions: sessionmaker[Session],
         delivery_deadline: timedelta = outbox.DEFAULT_DEADLINE,
+        later: BackgroundTasks | None = None,
     ) -> None:
         self._client = client
+        self._later = later
         self._approval = approval
         self._sessions = sessions
         self._deadline = delivery_deadline
@@ -133,6 +136,18 @@ class Notifier:
         )
 
     def ephemeral(self, *, channel_id: str, user_id: str, text: str) -> bool:
+        """Sent after the ack on `later` (the listener that decided may still be acking);
+        worth nothing later than now, so not owed: a failure is logged."""
+        if self._later is not None:
+            self._later.submit(
+                self._call,
+                "chat.postEphemeral",
+                self._client.chat_postEphemeral,
+                channel=channel_id,
+                user=user_id,
+                text=text,
+            )
+            return True
         return self._call(
             "chat.postEphemeral",
             self._client.chat_postEphemeral,
