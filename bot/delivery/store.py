@@ -38,6 +38,7 @@ EVENTS = cast(Table, RequestEvent.__table__)
 _BEATS = cast(Table, WorkerHeartbeat.__table__)
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 MAX_BACKOFF_SECONDS = 300.0
+POSTING_VALUES = frozenset(kind.value for kind in POSTING_KINDS)
 HOLDER_SILENT_SECONDS = 12.0  # over two missed heartbeats (worker.HEARTBEAT_SECONDS = 5)
 
 
@@ -92,22 +93,25 @@ class OutboxStore:
         return sorted((_row(values) for values in found), key=lambda row: row.id)
 
     def next_due_in(self, cap_seconds: float) -> float:
-        """Seconds until a pending row may become claimable (its retry or its queue's pace)."""
+        """Seconds until a row may become claimable: the soonest of each queue's first row's
+        retry time and (for a post) its queue's next slot. A row behind another, or held by a
+        delivery under way, is not counted: that delivery's end wakes the loop."""
         now = datetime.now(UTC)
+        heads = (
+            select(_OUTBOX.c.next_attempt_at, _OUTBOX.c.kind, _PACING.c.next_slot_epoch)
+            .select_from(_OUTBOX.outerjoin(_PACING, _PACING.c.queue == _OUTBOX.c.queue))
+            .where(_OUTBOX.c.status == PENDING, _unclaimed(now), _first_of_its_queue())
+            .order_by(_OUTBOX.c.next_attempt_at)
+            .limit(100)
+        )
         with self._engine.connect() as connection:
-            retry_at = connection.scalar(
-                select(func.min(_OUTBOX.c.next_attempt_at)).where(_OUTBOX.c.status == PENDING)
-            )
-            slot = connection.scalar(
-                select(func.min(_PACING.c.next_slot_epoch)).where(
-                    exists().where(_OUTBOX.c.queue == _PACING.c.queue, _OUTBOX.c.status == PENDING)
-                )
-            )
+            found = connection.execute(heads).all()
         waits = [cap_seconds]
-        if retry_at is not None:
-            waits.append((_aware(retry_at) - now).total_seconds())
-        if slot is not None:
-            waits.append(float(slot) - time.time())
+        for retry_at, kind, slot in found:
+            due = _aware(retry_at).timestamp()
+            if kind in POSTING_VALUES and slot is not None:
+                due = max(due, float(slot))
+            waits.append(due - now.timestamp())
         return max(0.0, min(waits))
 
     def has_due(self, *, within_seconds: float = 0.0) -> bool:
@@ -249,36 +253,49 @@ def health(engine: Engine) -> dict[str, float | None]:
 
 
 def _claimable(now: datetime) -> list[Any]:
-    earlier = _OUTBOX.alias("earlier")
     return [
         _OUTBOX.c.status == PENDING,
         _OUTBOX.c.next_attempt_at <= now,
-        or_(
-            _OUTBOX.c.claimed_by.is_(None),
-            _OUTBOX.c.claim_expires_at < now,
-            # Its holder stopped beating (killed): its rows need not wait out the lease, which
-            # would hold up every row queued behind them.
-            ~exists().where(
-                _BEATS.c.worker_id == _OUTBOX.c.claimed_by,
-                _BEATS.c.beat_at > now - timedelta(seconds=HOLDER_SILENT_SECONDS),
-            ),
-        ),
-        # The first pending row of its queue: a queue's rows leave one by one, in order.
-        ~exists().where(
-            earlier.c.queue == _OUTBOX.c.queue,
-            earlier.c.status == PENDING,
-            earlier.c.id < _OUTBOX.c.id,
-        ),
-        or_(
-            _OUTBOX.c.kind.not_in([kind.value for kind in POSTING_KINDS]),
-            ~exists().where(
-                and_(
-                    _PACING.c.queue == _OUTBOX.c.queue,
-                    _PACING.c.next_slot_epoch > now.timestamp(),
-                )
-            ),
-        ),
+        _unclaimed(now),
+        _first_of_its_queue(),
+        _slot_open(now),
     ]
+
+
+def _unclaimed(now: datetime) -> Any:
+    return or_(
+        _OUTBOX.c.claimed_by.is_(None),
+        _OUTBOX.c.claim_expires_at < now,
+        # Its holder stopped beating (killed): its rows need not wait out the lease, which
+        # would hold up every row queued behind them.
+        ~exists().where(
+            _BEATS.c.worker_id == _OUTBOX.c.claimed_by,
+            _BEATS.c.beat_at > now - timedelta(seconds=HOLDER_SILENT_SECONDS),
+        ),
+    )
+
+
+def _first_of_its_queue() -> Any:
+    """The first pending row of its queue: a queue's rows leave one by one, in order."""
+    earlier = _OUTBOX.alias("earlier")
+    return ~exists().where(
+        earlier.c.queue == _OUTBOX.c.queue,
+        earlier.c.status == PENDING,
+        earlier.c.id < _OUTBOX.c.id,
+    )
+
+
+def _slot_open(now: datetime) -> Any:
+    """Not a post, or its queue may post now."""
+    return or_(
+        _OUTBOX.c.kind.not_in(POSTING_VALUES),
+        ~exists().where(
+            and_(
+                _PACING.c.queue == _OUTBOX.c.queue,
+                _PACING.c.next_slot_epoch > now.timestamp(),
+            )
+        ),
+    )
 
 
 def _row(values: Any) -> OutboxRow:
