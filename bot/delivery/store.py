@@ -75,10 +75,18 @@ class OutboxStore:
 
     # -- claiming ---------------------------------------------------------------------------
 
-    def claim(self, limit: int) -> list[OutboxRow]:
+    def claim(self, limit: int, *, in_flight: frozenset[int] = frozenset()) -> list[OutboxRow]:
+        """Up to `limit` claimable rows, now held by this instance. Rows this instance holds
+        but is not delivering (`in_flight` are those it is) are claimable again: a delivery cut
+        short by a database error left them held, and the lease would block their queue."""
         now = datetime.now(UTC)
+        not_in_flight = _OUTBOX.c.id.not_in(list(in_flight))
+        mine_idle = and_(_OUTBOX.c.claimed_by == self.instance_id, not_in_flight)
         candidates = (
-            select(_OUTBOX.c.id).where(*_claimable(now)).order_by(_OUTBOX.c.id).limit(limit)
+            select(_OUTBOX.c.id)
+            .where(*_claimable(now, mine_idle=mine_idle), not_in_flight)
+            .order_by(_OUTBOX.c.id)
+            .limit(limit)
         )
         if self._postgres:
             candidates = candidates.with_for_update(skip_locked=True)
@@ -252,11 +260,12 @@ def health(engine: Engine) -> dict[str, float | None]:
     }
 
 
-def _claimable(now: datetime) -> list[Any]:
+def _claimable(now: datetime, *, mine_idle: Any = None) -> list[Any]:
+    unclaimed = _unclaimed(now) if mine_idle is None else or_(_unclaimed(now), mine_idle)
     return [
         _OUTBOX.c.status == PENDING,
         _OUTBOX.c.next_attempt_at <= now,
-        _unclaimed(now),
+        unclaimed,
         _first_of_its_queue(),
         _slot_open(now),
     ]

@@ -108,8 +108,9 @@ class DeliveryWorker:
             if free <= 0:
                 return []
             self._claiming += 1
+            in_flight = frozenset(self._in_flight)
         try:
-            rows = self._store.claim(free)
+            rows = self._store.claim(free, in_flight=in_flight)
             with self._lock:
                 self._in_flight.update(row.id for row in rows)
         except SQLAlchemyError as exc:
@@ -133,7 +134,7 @@ class DeliveryWorker:
         try:
             self._sender.deliver(row)
         except SQLAlchemyError as exc:
-            # Its claim lapses and another attempt comes after the lease.
+            # Still held by this worker: its next claim takes it again (store.claim).
             logger.warning("outbox row %s: database error (%s)", row.id, type(exc).__name__)
         except Exception:
             ref = reference_id()

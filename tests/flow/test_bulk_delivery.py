@@ -6,6 +6,7 @@ import time
 
 from sqlalchemy import select
 
+from bot import workflow
 from bot.db.models import RequestEvent, SlackOutbox
 from bot.delivery.sender import METADATA_TYPE
 from tests.flow.bulk_support import (
@@ -120,7 +121,6 @@ def test_progress_reaches_the_batch_message_after_a_rate_limited_update(database
 
 def test_a_reaction_before_the_batch_ts_is_recorded_is_applied_after(database_url, tmp_path):
     with running_bot(database_url, tmp_path, slack_timeout_seconds=5) as bot:
-        wire_batch_posted(bot)
         bot.slack.stall_next("chat.postMessage", acted=True, seconds=3)
 
         answer = confirm(bot, preview(bot, csv_rows(3)))
@@ -149,31 +149,24 @@ def test_a_reaction_before_the_batch_ts_is_recorded_is_applied_after(database_ur
 
 
 def test_a_held_batch_reaction_is_applied_by_the_repairs(database_url, tmp_path):
-    """Without the sender's callback (the worker died after recording the ts), the periodic
-    repairs apply what was held."""
-    with running_bot(database_url, tmp_path, slack_timeout_seconds=5) as bot:
-        bot.slack.stall_next("chat.postMessage", acted=True, seconds=3)
-
+    """A reaction held for a batch message whose ts is recorded (the worker died between the
+    two) is applied by the periodic repairs."""
+    with running_bot(database_url, tmp_path) as bot:
         confirm(bot, preview(bot, csv_rows(2)))
-        eventually(lambda: batch_messages(bot), timeout=10, what="the batch message in Slack")
-        (message,) = batch_messages(bot)
-        bot.sender.react(
+        bot.wait()
+        posted = latest_batch(bot)
+        assert posted.status == "pending_approval"
+        # As Decisions leaves one when the reaction comes before the ts is recorded.
+        workflow.hold_reaction(
+            bot.sessions,
+            channel_id=posted.approval_channel_id,
+            ts=posted.approval_ts,
             user_id=APPROVER,
             reaction=APPROVE,
-            channel_id=APPROVAL_CHANNEL,
-            message_ts=message["ts"],
-            item_user="UBOT",
         )
-        bot.wait(30)
-        assert latest_batch(bot).status == "pending_approval"
 
         bot.runtime.repairs.apply_held_batch_reactions()
         bot.wait(30)
 
         assert latest_batch(bot).status == "finished"
         assert len(bot.zoom.account_posts) == 2
-
-
-def wire_batch_posted(bot):
-    """What runtime.build_delivery passes as Sender(on_batch_posted=...)."""
-    bot.runtime.delivery._sender._on_batch_posted = bot.runtime.flows.decisions.apply_held

@@ -54,7 +54,7 @@ def test_requests_appear_newest_first_with_the_contract_columns_only(database_ur
 def test_events_appear_newest_first_with_detail_as_stored(database_url, tmp_path):
     with running_bot(database_url, tmp_path) as bot:
         request = bot.submit_ok()
-        stored = bot.events(request.id)
+        stored = bot.all_events(request.id)
         _, events = read_audit(database_url)
 
     assert all(set(row) == CONTRACT_EVENT_COLUMNS for row in events)
@@ -94,7 +94,7 @@ def test_limits_keep_the_newest_rows(database_url, tmp_path):
         try:
             requests = reader.requests(limit=1)
             events = reader.events(limit=1)
-            newest_event = bot.events(None)[-1]
+            newest_event = bot.all_events(None)[-1]
         finally:
             reader.close()
 
