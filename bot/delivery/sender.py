@@ -27,7 +27,7 @@ from bot.delivery.store import EVENTS, OutboxRow, OutboxStore, backoff_seconds
 from bot.passwords import PasswordVaultError
 from bot.redaction import forget_secret, register_secret
 from bot.slack import messages
-from bot.slack.blocks import ApprovalSettings, mention
+from bot.slack.blocks import ApprovalSettings, Rendered, mention
 from bot.workflow import attach_approval_message
 
 logger = logging.getLogger(__name__)
@@ -139,14 +139,23 @@ class Sender:
         if request.approval_ts is None or request.approval_channel_id is None:
             self._wait_for_message(row)
             return
+        self._update_in_place(
+            row, channel=request.approval_channel_id, ts=request.approval_ts, rendered=rendered
+        )
+
+    def _update_in_place(
+        self, row: OutboxRow, *, channel: str, ts: str, rendered: Rendered
+    ) -> None:
+        """chat.update of an approval message (a request's or a batch's); idempotent, so a
+        retry after any failure is safe."""
         self._call(
             self._client.chat_update,
-            channel=request.approval_channel_id,
-            ts=request.approval_ts,
+            channel=channel,
+            ts=ts,
             text=rendered.text,
             blocks=rendered.blocks,
         )
-        self._settle(row, ts=request.approval_ts, channel_id=request.approval_channel_id)
+        self._settle(row, ts=ts, channel_id=channel)
 
     def _reaction(self, row: OutboxRow) -> None:
         try:
@@ -262,14 +271,9 @@ class Sender:
                 raise Deferred
             self._fail(row, SlackFailure(Verdict.PERMANENT, "no_approval_message"), alert=False)
             return
-        self._call(
-            self._client.chat_update,
-            channel=batch.approval_channel_id,
-            ts=batch.approval_ts,
-            text=rendered.text,
-            blocks=rendered.blocks,
+        self._update_in_place(
+            row, channel=batch.approval_channel_id, ts=batch.approval_ts, rendered=rendered
         )
-        self._settle(row, ts=batch.approval_ts, channel_id=batch.approval_channel_id)
 
     def _batch_reply(self, row: OutboxRow) -> None:
         assert row.channel_id is not None
