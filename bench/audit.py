@@ -69,7 +69,9 @@ class AuditReader:
         with self.engine.connect() as connection:
             return [
                 Posted(
-                    int(row.id), str(row.email), Message(row.approval_channel_id, row.approval_ts)
+                    int(row.id),
+                    str(row.email),
+                    Message(row.approval_channel_id, row.approval_ts, int(row.id)),
                 )
                 for row in connection.execute(query)
             ]

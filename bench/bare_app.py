@@ -1,4 +1,4 @@
-"""The yardstick: a Bolt app that only acks the same three requests, served by the same gunicorn
+"""The yardstick: a Bolt app that only acks the same requests, served by the same gunicorn
 command as the bot (`gunicorn ... 'bench.bare_app:wsgi()'`).
 
 BENCH_BARE_PROCESS_BEFORE_RESPONSE=1 selects process_before_response=True; otherwise Bolt's
@@ -40,6 +40,11 @@ def create_bare_app(*, token: str, signing_secret: str, slack_api_url: str, pbr:
     @app.event("reaction_added")
     def on_reaction() -> None:
         """Bolt acks events by itself."""
+
+    # The Approve button on a request message (bot/slack/ids.py APPROVE_ACTION).
+    @app.action("approve_request")
+    def on_approve(ack: Ack) -> None:
+        ack()
 
     return app
 

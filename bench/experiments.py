@@ -1,4 +1,4 @@
-"""What-if factories for `python -m bench --bot-app 'bench.experiments:NAME()'`: the bot as
+"""What-if factories for `python -m bench --variant 'NAME=bench.experiments:NAME()'`: the bot as
 deployed with one proposed change applied from outside (bot/ itself is untouched), to estimate
 what the change would gain before anyone makes it."""
 
@@ -27,7 +27,7 @@ def _without_pre_ping(database_url: str, **options: Any) -> Any:
 
 def switch_interval() -> WSGIApp:
     """The GIL handed over after 0.5 ms instead of 5 ms: request threads wait less behind the
-    background pool's CPU-bound work."""
+    web process's pool (views.open, ephemerals)."""
     sys.setswitchinterval(0.0005)
     return app.wsgi()
 
@@ -39,7 +39,7 @@ def no_pre_ping() -> WSGIApp:
 
 
 def small_pool() -> WSGIApp:
-    """Two background threads per worker instead of eight."""
+    """Two pool threads (views.open, ephemerals) per gunicorn worker instead of eight."""
     _replace(bot.runtime, "BackgroundTasks", partial(BackgroundTasks, max_workers=2))
     return app.wsgi()
 
@@ -49,9 +49,4 @@ def combined() -> WSGIApp:
     sys.setswitchinterval(0.0005)
     _replace(bot.runtime, "make_engine", _without_pre_ping)
     _replace(bot.runtime, "BackgroundTasks", partial(BackgroundTasks, max_workers=2))
-    return app.wsgi()
-
-
-def one_process() -> WSGIApp:
-    """Background work on threads inside each gunicorn worker, as before the background process."""
     return app.wsgi()

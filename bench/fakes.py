@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from bench.identities import (
     BOT_TOKEN,
+    BOT_USER,
     USERS,
     ZOOM_ACCOUNT_ID,
     ZOOM_CLIENT_ID,
@@ -30,7 +31,7 @@ from bot.sandbox import zoom_simulator as zoom_api
 from bot.sandbox.slack_emulator import SlackEmulator
 from bot.sandbox.zoom_simulator import Answer, ZoomSimulator
 
-# socketserver listens with a backlog of 5: a burst of calls from the bots' 32 background threads
+# socketserver listens with a backlog of 5: a burst of calls from the bots' web and worker threads
 # would overflow it, and a dropped SYN costs the caller a 1 s retransmit that is not the bot's.
 slack_api._Server.request_queue_size = 1024
 zoom_api._Server.request_queue_size = 1024
@@ -42,7 +43,7 @@ class BenchSlack(SlackEmulator):
     """SlackEmulator that counts calls per method and can answer each after a delay."""
 
     def __init__(self) -> None:
-        super().__init__(bot_token=BOT_TOKEN)
+        super().__init__(bot_token=BOT_TOKEN, bot_user_id=BOT_USER)
         self.latency_seconds = 0.0
         self.counts: Counter[str] = Counter()
         self.views_opened: dict[str, float] = {}  # trigger_id → when views.open arrived

@@ -11,6 +11,7 @@ ZOOM_CLIENT_SECRET = "zoom-bench-secret"  # noqa: S105 - a fake's secret
 
 REQUESTER = "UREQ1"  # on REQUESTER_ALLOWLIST
 APPROVER = "UAPP1"  # on APPROVER_ALLOWLIST
+BOT_USER = "UBOT"  # the fake Slack's bot user (auth.test): reactions name it as item_user
 OUTSIDER = "UOUT1"  # on neither: its approval reactions are refused (repeatable)
 USERS = (REQUESTER, APPROVER, OUTSIDER)
 

@@ -1,4 +1,4 @@
-"""The three requests the benchmark sends, built with the tests' Slack payload builders and signed
+"""The requests the benchmark sends, built with the tests' Slack payload builders and signed
 exactly as Slack signs them; and the presigned request files wrk replays.
 
 The modal submission measured is the one that stores a request: the confirmation step's Submit
@@ -16,6 +16,7 @@ from cryptography.fernet import Fernet
 
 from bench.identities import (
     APPROVE_REACTION,
+    BOT_USER,
     COMMAND,
     ORIGIN_CHANNEL,
     OUTSIDER,
@@ -25,12 +26,13 @@ from bench.identities import (
 from bot.passwords import PasswordVault
 from bot.preview import Draft, seal_draft
 from bot.sandbox.slack_signing import (
+    block_actions_body,
     reaction_added_body,
     sign,
     slash_command_body,
     view_submission_body,
 )
-from bot.slack.ids import PREVIEW_CALLBACK
+from bot.slack.ids import APPROVE_ACTION, PREVIEW_CALLBACK
 from bot.validation import RequestInput
 
 # The bots' PASSWORD_ENCRYPTION_KEY (run.py gives it to them): submissions are sealed with it.
@@ -45,14 +47,15 @@ class Body:
 
 @dataclass(frozen=True)
 class Message:
-    """A request message the bot posted for approval, as reactions name it."""
+    """A request message the bot posted for approval, as reactions and clicks name it."""
 
     channel_id: str
     ts: str
+    request_id: int | None = None  # the request posted there: its buttons' value
 
 
 def slash_command(index: int) -> Body:
-    """`/zoom-subaccount` with no text: ack, then views.open in the background."""
+    """`/zoom-subaccount` with no text: ack, then views.open on the web process's pool."""
     del index  # every one is alike; the builder gives each its own trigger_id
     return Body(*slash_command_body(user_id=REQUESTER, channel_id=ORIGIN_CHANNEL, command=COMMAND))
 
@@ -68,8 +71,8 @@ def slash_command_with_trigger(trigger_id: str) -> Body:
 
 def submission(email: str) -> Body:
     """A valid request confirmed (its confirmation step's Submit), the password left empty (the
-    recommended way): the bot validates, inserts the request and acks with its id. Valid for
-    the confirmation step's 15 minutes."""
+    recommended way): the bot validates, inserts the request (and the outbox rows that post it)
+    and acks with its id; the worker posts it. Valid for the confirmation step's 15 minutes."""
     typed = RequestInput(first_name="Bench", last_name="Load", email=email, reason="Benchmark")
     draft = Draft(user_id=REQUESTER, channel_id=ORIGIN_CHANNEL, raw=typed)
     sealed = seal_draft(draft, PasswordVault(ENCRYPTION_KEY.encode()))
@@ -81,17 +84,47 @@ def submission(email: str) -> Body:
 
 
 def reaction(*, user_id: str, message: Message, name: str = APPROVE_REACTION) -> Body:
+    """A reaction on a message the bot posted: `item_user` is the bot user (the bot drops
+    reactions on anyone else's message before any database work)."""
     return Body(
         *reaction_added_body(
-            user_id=user_id, reaction=name, channel_id=message.channel_id, message_ts=message.ts
+            user_id=user_id,
+            reaction=name,
+            channel_id=message.channel_id,
+            message_ts=message.ts,
+            item_user=BOT_USER,
+            bot_user_id=BOT_USER,
         )
     )
 
 
 def refused_approval(message: Message) -> Body:
-    """An approval reaction by someone not on the approver list: refused and logged, every time,
-    so it can be repeated on the same request message."""
+    """An approval reaction by someone not on the approver list on a pending request's message:
+    the bot finds the request, refuses and records the refusal before the ack, every time, so it
+    can be repeated on the same request message."""
     return reaction(user_id=OUTSIDER, message=message)
+
+
+def click(*, user_id: str, message: Message, action_id: str = APPROVE_ACTION) -> Body:
+    """The Approve button on a request's approval message, as Slack sends the click: value the
+    request id, container.message_ts the message's ts, channel the approval channel."""
+    if message.request_id is None:
+        raise ValueError("a click names its request: the message must carry its request id")
+    return Body(
+        *block_actions_body(
+            user_id=user_id,
+            action_id=action_id,
+            value=str(message.request_id),
+            channel_id=message.channel_id,
+            message_ts=message.ts,
+        )
+    )
+
+
+def refused_click(message: Message) -> Body:
+    """Approve clicked by someone not on the approver list: like `refused_approval`, the bot
+    reads the request, refuses and records the refusal before the ack; repeatable."""
+    return click(user_id=OUTSIDER, message=message)
 
 
 def signed_headers(body: Body) -> dict[str, str]:

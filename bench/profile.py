@@ -5,7 +5,9 @@ Two views per request: *gil* (`--gil`: only the thread holding its worker's GIL,
 Python time a worker can spend on nothing else) and *wall* (`--idle`: every thread, also while
 it waits for the GIL, a lock, the database or a socket). Sampling does not pause the workers
 (`--nonblocking`). Stacks are split into the
-request path (gunicorn's request threads), the bot's background pool, and the rest.
+request path (gunicorn's request threads), the web process's pool (`zoombot_N` threads: views.open
+and the ephemeral answers after the ack), and the rest. The bot's `worker` process (outbox,
+Zoom jobs) is not a gunicorn subprocess and is not sampled: nothing in it runs before an ack.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ def py_spy() -> str:
 
 def classify(frames: list[str]) -> str:
     """gunicorn's gthread request threads come from a ThreadPoolExecutor with the default name;
-    the bot's background pool names its threads `zoombot_N`."""
+    the web process's pool names its threads `zoombot_N`."""
     thread = next((frame for frame in frames if frame.startswith("thread (")), "")
     if "zoombot" in thread or any("bot/background.py" in frame for frame in frames):
         return "background"
@@ -108,8 +110,8 @@ def record(bench: Bench, target: Target, scenario: str, *, idle: bool) -> Profil
     spy = subprocess.Popen(argv, stdout=log, stderr=log)  # noqa: S603 - fixed argv
     try:
         time.sleep(ATTACH_SECONDS)
-        # measure() waits until the servers are idle: the background work of these requests
-        # is inside the sample too.
+        # measure() waits until the servers are idle: the pool's work after these requests'
+        # acks is inside the sample too.
         result = measure(bench, scenario, target, concurrency=CONCURRENCY, seconds=SECONDS).result
     finally:
         spy.send_signal(signal.SIGINT)
@@ -154,9 +156,10 @@ def markdown(profiles: list[Profile], command: str) -> str:
         f"- **command**: `{command}`",
         f"- py-spy {RATE_HZ} Hz on both gunicorn workers; wrk, concurrency {CONCURRENCY}, "
         f"{SECONDS} s per request type; ms/request = samples ÷ rate ÷ acked requests "
-        "(background work of those requests included: sampling stops once the servers idle)",
+        "(the web pool's work after those acks included: sampling stops once the servers idle; "
+        "the bot's worker process is not sampled)",
         "",
-        "| request | server | view | req/s | p99 ms | request threads ms/req | background ms/req "
+        "| request | server | view | req/s | p99 ms | request threads ms/req | web pool ms/req "
         "| other ms/req |",
         "|---|---|---|--:|--:|--:|--:|--:|",
     ]
@@ -186,7 +189,7 @@ def markdown(profiles: list[Profile], command: str) -> str:
 def profile(bench: Bench) -> None:
     by_key = {target.key: target for target in bench.targets}
     bot, bare = by_key["bot-postgres"], by_key["bare-pbr"]
-    for target in bench.bots:  # the request message the refused reactions point at
+    for target in bench.bots:  # the request message the refused reactions and clicks point at
         target.message = create_pending(bench, target, 1)[0].message
     profiles = []
     for scenario in SCENARIOS:

@@ -10,7 +10,8 @@ from bench.phases import SCENARIOS, ApprovalRun, MatrixRun, Target
 from bench.stats import median, percentile, ratio
 
 P99_LIMIT = 1.3
-THROUGHPUT_FLOOR, THROUGHPUT_AIM = 0.6, 0.7
+THROUGHPUT_FLOOR = 0.7
+TARGET_CONCURRENCIES = (1, 10)  # the targets hold there; other concurrencies are shown only
 SLOW_ZOOM_LIMIT = 1.1
 TO_ZOOM_P99_LIMIT_MS = 50.0
 
@@ -22,8 +23,8 @@ class Cell:
     p95_ms: float
     p99_ms: float
     errors: int
-    background: float | None  # bots: background calls made per acked request
-    server_cpu_ms: float  # per acked request, background work included
+    background: float | None  # bots: follow-up Slack calls made per acked request
+    server_cpu_ms: float  # per acked request, the worker process's work included
     fakes_cpu_ms: float
 
 
@@ -86,6 +87,7 @@ class Report:
         self.targets = targets
         self.approvals = approvals
         self.concurrencies = concurrencies
+        self.target_concurrencies = [c for c in concurrencies if c in TARGET_CONCURRENCIES]
         self.cells = {
             (scenario, concurrency, target.key): aggregate(
                 [
@@ -123,7 +125,7 @@ class Report:
     def _worst(self, key: str, measure: str) -> tuple[float, str]:
         values = []
         for scenario in SCENARIOS:
-            for concurrency in self.concurrencies:
+            for concurrency in self.target_concurrencies:
                 if measure == "p99":
                     value = self.p99_ratio(scenario, concurrency, key)
                 else:
@@ -153,17 +155,16 @@ class Report:
         for bot in bots:
             worst, where = self._worst(bot.key, "p99")
             lines.append(
-                f"| p99 ack ≤ {P99_LIMIT}× bare Bolt (faster config), every cell | {bot.label} | "
+                f"| p99 ack ≤ {P99_LIMIT}× bare Bolt (faster config), every cell at c=1 and 10 "
+                f"| {bot.label} | "
                 f"worst {_x(worst)} ({where}) | {_verdict(worst <= P99_LIMIT)} |"
             )
         for bot in bots:
             worst, where = self._worst(bot.key, "throughput")
             verdict = _verdict(worst >= THROUGHPUT_FLOOR)
-            if worst >= THROUGHPUT_FLOOR and worst < THROUGHPUT_AIM:
-                verdict += f" (aim {THROUGHPUT_AIM:.0%} not reached)"
             lines.append(
-                f"| req/s ≥ {THROUGHPUT_FLOOR:.0%} of bare Bolt (aim {THROUGHPUT_AIM:.0%}); "
-                f"the target is on PostgreSQL | {bot.label} | worst {_pct(worst)} ({where}) "
+                f"| req/s ≥ {THROUGHPUT_FLOOR:.0%} of bare Bolt (faster config), every cell at "
+                f"c=1 and 10 | {bot.label} | worst {_pct(worst)} ({where}) "
                 f"| {verdict} |"
             )
         for bot in bots:
@@ -204,7 +205,7 @@ class Report:
     def matrix_table(self) -> list[str]:
         lines = [
             "| request | conc. | server | req/s | p50 ms | p95 ms | p99 ms | errors "
-            "| p99 ÷ bare best | req/s ÷ bare best | background done | server CPU ms/req "
+            "| p99 ÷ bare best | req/s ÷ bare best | follow-up done | server CPU ms/req "
             "| fakes CPU ms/req |",
             "|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
         ]
@@ -223,6 +224,37 @@ class Report:
                         f"| {_ms(cell.p95_ms)} | {_ms(cell.p99_ms)} | {cell.errors} "
                         f"| {p99_x} | {throughput} | {background} | {_ms(cell.server_cpu_ms)} "
                         f"| {_ms(cell.fakes_cpu_ms)} |"
+                    )
+        return lines
+
+    def comparison_table(self) -> list[str]:
+        """Each bot cell next to the faster bare config's (the lower p99, the higher req/s,
+        possibly from different configs), with the targets' verdicts at c=1 and 10."""
+        lines = [
+            "| request | conc. | database | bot p99 ms | bare p99 ms | ratio | bot req/s "
+            "| bare req/s | % | targets |",
+            "|---|--:|---|--:|--:|--:|--:|--:|--:|---|",
+        ]
+        for scenario in SCENARIOS:
+            for concurrency in self.concurrencies:
+                bare = self._bare(scenario, concurrency)
+                bare_p99 = min((cell.p99_ms for cell in bare), default=math.nan)
+                bare_rps = max((cell.requests_per_second for cell in bare), default=math.nan)
+                for target in self.targets:
+                    if not target.is_bot:
+                        continue
+                    cell = self.cells[(scenario, concurrency, target.key)]
+                    p99_x = self.p99_ratio(scenario, concurrency, target.key)
+                    share = self.throughput_ratio(scenario, concurrency, target.key)
+                    verdict = ""
+                    if concurrency in TARGET_CONCURRENCIES:
+                        met = p99_x <= P99_LIMIT and share >= THROUGHPUT_FLOOR
+                        verdict = "met" if met else "missed"
+                    database = target.label.removeprefix("bot, ")
+                    lines.append(
+                        f"| {scenario} | {concurrency} | {database} | {_ms(cell.p99_ms)} "
+                        f"| {_ms(bare_p99)} | {_x(p99_x)} | {cell.requests_per_second:.0f} "
+                        f"| {bare_rps:.0f} | {_pct(share)} | {verdict} |"
                     )
         return lines
 
@@ -285,12 +317,22 @@ class Report:
             "## Ack latency and throughput (wrk, closed loop, keep-alive)",
             "",
             "Ratios compare each bot with the faster bare Bolt config of the same cell (lower "
-            "p99, higher req/s). *background done*: the request's background Slack call "
-            "(views.open, the requester's DM, the ephemeral refusal) per acked request (over 100% "
-            "when wrk stopped with requests in flight). *CPU ms/req*: CPU time of the server's "
-            "processes (background work included) and of the fakes, per acked request.",
+            "p99, higher req/s). *follow-up done*: the Slack call each request leads to after "
+            "its ack (views.open and the ephemeral refusals from the web process's pool, the "
+            "requester's DM from the worker's outbox) per acked request (over 100% when wrk "
+            "stopped with requests in flight). *CPU ms/req*: CPU time of the server's processes "
+            "(gunicorn's master and workers and, for a bot, its `worker` process) and of the "
+            "fakes, per acked request.",
             "",
             *self.matrix_table(),
+            "",
+            "### Bots against bare Bolt",
+            "",
+            f"The faster bare config's p99 and req/s per cell; targets (reported, not asserted): "
+            f"p99 ≤ {P99_LIMIT}× and req/s ≥ {THROUGHPUT_FLOOR:.0%} at concurrency "
+            f"{' and '.join(str(c) for c in TARGET_CONCURRENCIES)}.",
+            "",
+            *self.comparison_table(),
             "",
             "## Approvals against the fake Zoom",
             "",

@@ -1,6 +1,7 @@
 """`python -m bench [--quick | --profile]`: start the fakes, a throwaway PostgreSQL database and
-four gunicorn servers (the bot on SQLite and on PostgreSQL, the bare Bolt app in two configs),
-measure, write bench/RESULTS.md (or bench/PROFILE.md), and stop everything."""
+four gunicorn servers (the bot on SQLite and on PostgreSQL, each with its `python app.py worker`
+process, and the bare Bolt app in two configs), measure, write bench/RESULTS.md (or
+bench/PROFILE.md), and stop everything."""
 
 from __future__ import annotations
 
@@ -51,6 +52,7 @@ logger = logging.getLogger("bench")
 RESULTS = Path(__file__).with_name("RESULTS.md")
 TARGET_KEYS = ("bot-sqlite", "bot-postgres", "bare-default", "bare-pbr")
 WORKERS = 2  # the Procfile's --workers; readiness waits for this many
+SLACK_POSTS_PER_SECOND = 50  # the setting's maximum (see bot_env)
 # Only these of the caller's variables reach the servers: no stray zoombot setting leaks in.
 PASSED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV")
 
@@ -77,6 +79,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     experiments.add_argument("--skip-zoom", action="store_true", help="only the ack matrix")
     experiments.add_argument("--rounds", type=int, help="rounds of the ack matrix")
+    experiments.add_argument(
+        "--concurrencies", help="the ack matrix's concurrencies, e.g. 1,10,50 (default 1,10)"
+    )
     return parser.parse_args(argv)
 
 
@@ -106,6 +111,10 @@ def bot_env(fakes: FakesProcess, *, database_url: str, work_dir: Path, key: str)
         "REQUIRED_APPROVALS": "1",
         "APPROVE_REACTION": ids.APPROVE_REACTION,
         "SLASH_COMMAND": ids.COMMAND,
+        # The fake Slack does not enforce Slack's one post per second per channel; at the
+        # default (1) the worker would post the hundreds of requests a submission run stores
+        # one a second, and every drain and setup would wait minutes for it.
+        "SLACK_POSTS_PER_SECOND": str(SLACK_POSTS_PER_SECOND),
         "PASSWORD_ENCRYPTION_KEY": key,
         "PASSWORD_KEY_FILE": str(work_dir / "unused.key"),
     }
@@ -152,7 +161,13 @@ def start_targets(
     for name, label, app_target, env, database_url in specs:
         if name not in keys:
             continue
-        server = start_server(name, app_target=app_target, env=env, log_dir=work_dir)
+        server = start_server(
+            name,
+            app_target=app_target,
+            env=env,
+            log_dir=work_dir,
+            with_worker=database_url is not None,  # a bot: its `worker:` process beside it
+        )
         stack.callback(server.stop)
         audit = AuditReader(database_url) if database_url else None
         if audit is not None:
@@ -185,7 +200,7 @@ def describe(plan: Plan) -> str:
 
 
 def measure_all(bench: Bench, *, started_loads: str, skip_zoom: bool = False) -> str:
-    for bot in bench.bots:  # the request message the refused reactions point at
+    for bot in bench.bots:  # the request message the refused reactions and clicks point at
         bot.message = create_pending(bench, bot, 1)[0].message
     logger.info("warming up")
     warm_up(bench)
@@ -200,7 +215,14 @@ def measure_all(bench: Bench, *, started_loads: str, skip_zoom: bool = False) ->
         "**fakes**: the sandbox's SlackEmulator and ZoomSimulator (bot/sandbox) in a "
         "separate process on 127.0.0.1",
         "**reaction_added** in the ack table is an approval reaction by a user on neither "
-        "allowlist on a posted request (refused and logged each time, so repeatable)",
+        "allowlist on a pending request's real approval message (`item_user` the bot user): "
+        "the bot finds the request, refuses and records the refusal before the ack, each time, "
+        "so it repeats; **approve click** is the same person's click on that message's Approve "
+        "button (`approve_request`, value the request id). A first approval by an approver "
+        "(the decision and its outbox rows, before the ack) is timed in the approval phases",
+        "**servers**: each bot is gunicorn plus one `python app.py worker` process (the "
+        "Procfile's `worker:` line) on the same database; `SLACK_POSTS_PER_SECOND="
+        f"{SLACK_POSTS_PER_SECOND}` (the fake Slack has no per-channel post limit)",
     ]
     notes.extend(f"**warning**: {warning}" for warning in bench.warnings)
     context = Context(
@@ -234,6 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     plan = QUICK if args.quick else FULL
     if args.rounds:
         plan = dataclasses.replace(plan, rounds=args.rounds)
+    if args.concurrencies:
+        levels = tuple(int(level) for level in args.concurrencies.split(","))
+        plan = dataclasses.replace(plan, concurrencies=levels)
     started_loads = loads()
     work_dir = Path(tempfile.mkdtemp(prefix="zoombot-bench-"))
     logger.info("work directory %s", work_dir)

@@ -1,5 +1,6 @@
 """The servers under test: the Procfile's `web:` gunicorn command, bound to 127.0.0.1 on a free
-port, serving either the bot (`app:wsgi()`) or the bare Bolt app; plus readiness and idleness
+port, serving either the bot (`app:wsgi()`) or the bare Bolt app; beside each bot, one
+`worker:` process (`python app.py worker`) with the same settings; plus readiness and idleness
 checks read from /proc."""
 
 from __future__ import annotations
@@ -24,11 +25,28 @@ CLOCK_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 _PR_SET_PDEATHSIG = 1
 
 
-def procfile_web_command(procfile: Path = PROCFILE) -> str:
+def procfile_command(kind: str, procfile: Path = PROCFILE) -> str:
     for line in procfile.read_text().splitlines():
-        if line.startswith("web:"):
-            return line.removeprefix("web:").strip()
-    raise RuntimeError(f"{procfile} has no web: line")
+        if line.startswith(f"{kind}:"):
+            return line.removeprefix(f"{kind}:").strip()
+    raise RuntimeError(f"{procfile} has no {kind}: line")
+
+
+def procfile_web_command(procfile: Path = PROCFILE) -> str:
+    return procfile_command("web", procfile)
+
+
+def worker_argv(procfile: Path = PROCFILE) -> list[str]:
+    """The Procfile's worker command, word for word, except `python` is this venv's and the
+    script is named by its path (the servers run in the work directory, not the project)."""
+    words = shlex.split(procfile_command("worker", procfile))
+    if Path(words[0]).name not in ("python", "python3"):
+        raise RuntimeError(f"the Procfile's worker: line does not run python: {words[0]}")
+    argv = [sys.executable]
+    for word in words[1:]:
+        script = PROJECT_ROOT / word
+        argv.append(str(script) if word.endswith(".py") and script.exists() else word)
+    return argv
 
 
 def gunicorn_argv(*, port: int, app_target: str, procfile: Path = PROCFILE) -> list[str]:
@@ -77,15 +95,20 @@ class Server:
     argv: list[str]
     log_path: Path
     process: subprocess.Popen[bytes] = field(repr=False)
+    # Bots only: the Procfile's `worker:` process beside gunicorn (Slack outbox, Zoom jobs).
+    worker: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    worker_log_path: Path | None = None
 
     @property
     def events_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/slack/events"
 
     def pids(self) -> list[int]:
-        """The gunicorn master, its workers and their background processes."""
-        workers = _children(self.process.pid)
-        return [self.process.pid, *workers, *(child for pid in workers for child in _children(pid))]
+        """The gunicorn master, its workers, and the bot's worker process."""
+        pids = [self.process.pid, *_children(self.process.pid)]
+        if self.worker is not None:
+            pids += [self.worker.pid, *_children(self.worker.pid)]
+        return pids
 
     def worker_pids(self) -> list[int]:
         return _children(self.process.pid)
@@ -94,38 +117,66 @@ class Server:
         return sum(cpu_ticks(pid) for pid in self.pids())
 
     def stop(self, timeout_seconds: float = 20.0) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+        processes = [p for p in (self.process, self.worker) if p is not None and p.poll() is None]
+        for process in processes:  # both at once: each stops its own loops
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
             try:
-                self.process.wait(timeout=timeout_seconds)
+                process.wait(timeout=timeout_seconds)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=timeout_seconds)
+                process.kill()
+                process.wait(timeout=timeout_seconds)
 
 
-def start_server(name: str, *, app_target: str, env: dict[str, str], log_dir: Path) -> Server:
-    port = free_port()
-    argv = gunicorn_argv(port=port, app_target=app_target)
-    log_path = log_dir / f"{name}.log"
+def _spawn(
+    argv: list[str], *, env: dict[str, str], cwd: Path, log_path: Path
+) -> subprocess.Popen[bytes]:
     with log_path.open("ab") as log:
-        process = subprocess.Popen(  # noqa: S603 - argv from the Procfile, no shell
+        return subprocess.Popen(  # noqa: S603 - argv from the Procfile, no shell
             argv,
-            cwd=log_dir,  # not the project: no .env there; PYTHONPATH finds the app
-            env={**env, "PORT": str(port)},
+            cwd=cwd,  # not the project: no .env there; PYTHONPATH finds the app
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,  # the access log (`--access-logfile -`) goes here, as to a log drain
             stderr=log,
             preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads run yet in this process
         )
-    return Server(name=name, port=port, argv=argv, log_path=log_path, process=process)
+
+
+def start_server(
+    name: str, *, app_target: str, env: dict[str, str], log_dir: Path, with_worker: bool = False
+) -> Server:
+    """gunicorn serving `app_target`; with `with_worker` (the bots), also the Procfile's
+    `worker:` process with the same settings, the same directory and the same database: the
+    web process's /healthz answers 503 until a worker has written its heartbeat."""
+    port = free_port()
+    argv = gunicorn_argv(port=port, app_target=app_target)
+    log_path = log_dir / f"{name}.log"
+    process = _spawn(argv, env={**env, "PORT": str(port)}, cwd=log_dir, log_path=log_path)
+    server = Server(name=name, port=port, argv=argv, log_path=log_path, process=process)
+    if with_worker:
+        server.worker_log_path = log_dir / f"{name}-worker.log"
+        try:
+            server.worker = _spawn(
+                worker_argv(), env=env, cwd=log_dir, log_path=server.worker_log_path
+            )
+        except BaseException:
+            server.stop()
+            raise
+    return server
 
 
 def wait_ready(server: Server, *, workers: int, timeout_seconds: float = 90.0) -> None:
-    """Until /healthz answers 200 and every worker has booted and gone quiet."""
+    """Until /healthz answers 200 (for a bot: its worker process has written a heartbeat) and
+    every gunicorn worker has booted and gone quiet."""
     deadline = time.monotonic() + timeout_seconds
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise RuntimeError(f"{server.name} exited at start; see {server.log_path}")
+        if server.worker is not None and server.worker.poll() is not None:
+            raise RuntimeError(
+                f"{server.name}'s worker exited at start; see {server.worker_log_path}"
+            )
         if _healthz(server.port) and len(server.worker_pids()) >= workers:
             break
         time.sleep(0.2)
