@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from bot import bulk_decisions, bulk_workflow
 from bot.bulk import BulkParts, BulkSettings
@@ -72,19 +73,26 @@ class BatchApprovals:
             decision = bulk_decisions.refuse(
                 self._sessions, batch_id=batch_id, actor_id=user_id, action=choice, reason=reason
             )
-        elif choice == REJECT:
-            decision = bulk_decisions.reject(
-                self._sessions, batch_id=batch_id, rejecter_id=user_id, ttl=self._ttl
-            )
         else:
-            decision = bulk_decisions.approve(
-                self._sessions,
-                batch_id=batch_id,
-                approver_id=user_id,
-                required_approvals=self.settings.required_approvals,
-                ttl=self._ttl,
-            )
+            decision = self._decision(batch_id, user_id, choice)
         self._render(decision, user_id=user_id, channel_id=channel_id, choice=choice)
+
+    def _decision(self, batch_id: int, user_id: str, choice: str) -> bulk_decisions.BatchDecision:
+        def owe(session: Session, decided: bulk_decisions.BatchDecision) -> None:
+            self._owe_notices(session, decided, user_id=user_id)
+
+        if choice == REJECT:
+            return bulk_decisions.reject(
+                self._sessions, batch_id=batch_id, rejecter_id=user_id, ttl=self._ttl, owe=owe
+            )
+        return bulk_decisions.approve(
+            self._sessions,
+            batch_id=batch_id,
+            approver_id=user_id,
+            required_approvals=self.settings.required_approvals,
+            ttl=self._ttl,
+            owe=owe,
+        )
 
     @property
     def _ttl(self) -> timedelta:
@@ -125,22 +133,29 @@ class BatchApprovals:
             text = private.format(id=batch.id, reason=decision.reason, status=status)
             self._notifier.ephemeral(channel_id=channel_id, user_id=user_id, text=text)
             return
+        # Its notices were owed in the transaction that decided it (see _owe_notices), so they
+        # were committed before any row could be provisioned: progress queues behind them.
         if outcome == DecisionOutcome.APPROVED:
-            self.on_job_due()  # Zoom first: the notices below are the outbox's to send
-        # Owed together: the message (rendered as the batch then stands), the thread and the DM.
-        with self._sessions.begin() as session:
-            self._batches.refresh(batch.id, db=session)
-            if outcome == DecisionOutcome.WAITING_FOR_MORE:
-                needed = self.settings.required_approvals
-                text = f"<@{user_id}> approved ({len(decision.approvers)} of {needed} approvals)."
-                self._batches.reply(batch, text, db=session)
-                return
-            if outcome != DecisionOutcome.EXPIRED:
-                self._batches.reply(batch, decision_reply(batch, user_id=user_id), db=session)
-            self._notifier.dm(user_id=batch.requester_id, text=decision_dm(batch), db=session)
+            self.on_job_due()
         if outcome == DecisionOutcome.EXPIRED:
             text = f"Bulk request #{batch.id} expired before it was decided."
             self._notifier.ephemeral(channel_id=channel_id, user_id=user_id, text=text)
+
+    def _owe_notices(
+        self, session: Session, decision: bulk_decisions.BatchDecision, *, user_id: str
+    ) -> None:
+        """The message (rendered as the batch then stands), a line in its thread, the
+        requester's DM: added to the deciding transaction, so all are owed or none is."""
+        batch, outcome = decision.batch, decision.outcome
+        self._batches.refresh(batch.id, db=session)
+        if outcome == DecisionOutcome.WAITING_FOR_MORE:
+            needed = self.settings.required_approvals
+            text = f"<@{user_id}> approved ({len(decision.approvers)} of {needed} approvals)."
+            self._batches.reply(batch, text, db=session)
+            return
+        if outcome != DecisionOutcome.EXPIRED:
+            self._batches.reply(batch, decision_reply(batch, user_id=user_id), db=session)
+        self._notifier.dm(user_id=batch.requester_id, text=decision_dm(batch), db=session)
 
     def _record_refusal(self, batch: RequestBatch, user_id: str, choice: str) -> None:
         # Nothing changes, but a decision attempt on a closed request is still audited.

@@ -206,11 +206,13 @@ class BatchProgress:
 
     def _expire(self, batch_id: int) -> None:
         ttl = self.settings.approval_ttl
-        if not bulk_decisions.expire(self._sessions, batch_id=batch_id, ttl=ttl, actor_id=None):
-            return
-        with self._sessions.begin() as session:
-            batch = session.get_one(RequestBatch, batch_id)
-            self._parts.batches.refresh(batch_id, db=session)
+
+        def owe(session: Session, decision: bulk_decisions.BatchDecision) -> None:
+            # In the transaction that expires it: the expiry and its notices, or neither.
+            batch = decision.batch
+            self._parts.batches.refresh(batch.id, db=session)
             text = f":clock3: Expired: nobody decided within {describe(ttl)}."
             self._parts.batches.reply(batch, text, db=session)
             self._parts.notifier.dm(user_id=batch.requester_id, text=decision_dm(batch), db=session)
+
+        bulk_decisions.expire(self._sessions, batch_id=batch_id, ttl=ttl, actor_id=None, owe=owe)
