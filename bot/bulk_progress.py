@@ -13,16 +13,27 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import bulk_decisions, bulk_tracking, bulk_workflow
 from bot.bulk import BulkParts, BulkSettings
-from bot.bulk_report import failed_rows_text, outcome_csv, passwords_csv
 from bot.db.models import RequestBatch, SubaccountRequest
+from bot.delivery import outbox
+from bot.delivery.files import BATCH_OUTCOME, BATCH_PASSWORDS
 from bot.durations import describe
-from bot.redaction import forget_secret, register_secret
-from bot.slack.bulk_blocks import decision_dm, final_dm, final_reply, progress_text
-from bot.slack.uploads import Upload
+from bot.slack.bulk_blocks import decision_dm, final_dm, progress_text
 
 logger = logging.getLogger(__name__)
+
+
+def _password_to_send(row: SubaccountRequest) -> bool:
+    """As bulk_report.passwords_csv selects them."""
+    return bool(row.password_generated and row.password_ciphertext and row.zoom_account_id)
+
+
+def _passwords_file(batch: RequestBatch, *, count: int) -> outbox.Owed:
+    user = batch.requester_id
+    details = {"batch_id": batch.id, "count": count, "requester_id": user}
+    return outbox.file_share(BATCH_PASSWORDS, queue=f"dm:{user}", user_id=user, details=details)
+
+
 SWEEP_SECONDS = 10.0
-PASSWORD_ATTEMPTS = 3  # reports that failed to hand the passwords over before they are erased
 
 
 class BatchProgress:
@@ -63,123 +74,53 @@ class BatchProgress:
     # -- the end ------------------------------------------------------------------------------
 
     def report(self, batch_id: int) -> None:
-        """Once per batch (a claim; resumed by the sweep if its sender died half-way)."""
+        """Once per batch: the claim, every notice of the end, and `reported` commit together.
+        The outbox sends them: the outcome CSV in the thread, the generated passwords to the
+        requester alone (erased once delivered or given up), the final DM, the ops alert."""
         with self._sessions.begin() as session:
             if not bulk_tracking.claim_report(session, batch_id=batch_id):
                 return
-        with self._sessions() as session:
             batch = session.get_one(RequestBatch, batch_id)
             rows = bulk_tracking.rows_of(session, batch_id)
             counts = bulk_tracking.counts(session, batch_id)
-            done = bulk_tracking.batch_steps_done(session, batch_id)
-        if "outcome_posted" not in done:
-            self._post_outcome(batch, rows, counts)
-        passwords = self._send_passwords(batch, rows) if "passwords_sent" not in done else 0
-        if passwords < 0:
-            return  # not handed over yet: the sweep tries again once the claim lapses
-        if "notified" not in done:
+            passwords = sum(1 for row in rows if _password_to_send(row))
+            owed = [self._outcome_file(batch)]
+            if passwords:
+                owed.append(_passwords_file(batch, count=passwords))
             text = final_dm(batch, counts, passwords=passwords)
-            sent = self._parts.notifier.dm(user_id=batch.requester_id, text=text)
-            self._record(batch_id, "notified", {"sent": sent, "created": counts.created})
-        if (
-            self.settings.ops_channel
-            and (counts.failed or counts.unknown)
-            and "ops_alerted" not in done
-        ):
-            self._alert_ops(batch, counts, self.settings.ops_channel)
-        with self._sessions.begin() as session:
-            bulk_tracking.erase_passwords(session, batch_id=batch_id)
+            owed.append(outbox.dm(batch.requester_id, text=text))
+            self._record(session, batch_id, "notified", {"created": counts.created})
+            owed += self._ops_alert(session, batch, counts)
+            self._parts.notifier.owe(*owed, db=session)
+            if not passwords:
+                bulk_tracking.erase_passwords(session, batch_id=batch_id)
             bulk_tracking.mark_reported(session, batch_id=batch_id)
 
-    def _post_outcome(
-        self, batch: RequestBatch, rows: list[SubaccountRequest], counts: bulk_tracking.BatchCounts
-    ) -> None:
-        channel_id = batch.approval_channel_id or self._parts.notifier.dm_channel(
-            user_id=batch.requester_id
-        )
-        upload = None
-        if channel_id:
-            upload = self._parts.notifier.upload_file(
-                channel_id=channel_id,
-                thread_ts=batch.approval_ts,
-                filename=f"bulk-request-{batch.id}-outcome.csv",
-                content=outcome_csv(rows),
-                title=f"Bulk request #{batch.id}: outcome per row",
-                initial_comment=final_reply(batch, counts, attached=True),
-            )
-        if upload is not None and upload.ok:
-            self._record(batch.id, "outcome_posted", {"file": upload.file_id, "rows": len(rows)})
-            return
-        # No file (uploads refused or Slack down): the counts and the failed rows as text.
-        text = final_reply(batch, counts, attached=False)
-        failed = failed_rows_text(rows)
-        error = upload.error if upload is not None else "no channel"
-        with self._sessions.begin() as session:
-            self._parts.batches.reply(batch, f"{text}\n{failed}".strip(), db=session)
-            bulk_workflow.add_batch_event(
-                session, batch_id=batch.id, kind="outcome_post_failed", detail={"error": error}
-            )
-
-    def _send_passwords(self, batch: RequestBatch, rows: list[SubaccountRequest]) -> int:
-        """How many generated passwords went to the requester; -1 when they must be retried."""
-        content, secrets = passwords_csv(rows, self._parts.vault)
-        count = len(secrets)
-        if not count:
-            return 0
-        for secret in secrets:
-            register_secret(secret)  # whatever fails below, no log line may carry one
-        try:
-            upload = self._upload_passwords(batch, content)
-        finally:
-            for secret in secrets:
-                forget_secret(secret)
-        if upload is None or not upload.ok:
-            return self._passwords_failed(batch, upload.error if upload else "no DM channel")
-        self._record(batch.id, "passwords_sent", {"count": count, "file": upload.file_id})
-        return count
-
-    def _upload_passwords(self, batch: RequestBatch, content: bytes) -> Upload | None:
-        dm = self._parts.notifier.dm_channel(user_id=batch.requester_id)
-        if dm is None:
-            return None
-        return self._parts.notifier.upload_file(
-            channel_id=dm,
-            filename=f"bulk-request-{batch.id}-passwords.csv",
-            content=content,
-            title=f"Bulk request #{batch.id}: generated passwords (only you got this file)",
-            initial_comment=(
-                "The passwords the bot generated for your new Zoom accounts. Only you were sent "
-                "this file: hand each password to its owner, then delete the file. The bot "
-                "has erased its copy."
-            ),
-        )
-
-    def _passwords_failed(self, batch: RequestBatch, error: str | None) -> int:
-        with self._sessions.begin() as session:
-            tries = bulk_tracking.count_batch_events(session, batch.id, "passwords_not_sent")
-            bulk_workflow.add_batch_event(
-                session, batch_id=batch.id, kind="passwords_not_sent", detail={"error": error}
-            )
-        if tries + 1 < PASSWORD_ATTEMPTS:
-            return -1
-        text = (
-            f":warning: The generated passwords of bulk request #{batch.id} could not be sent to "
-            "you, and the bot has now erased them. Each owner can set one with Zoom's "
-            "“Forgot password”."
-        )
-        self._parts.notifier.dm(user_id=batch.requester_id, text=text)
-        return 0
-
-    def _alert_ops(
-        self, batch: RequestBatch, counts: bulk_tracking.BatchCounts, channel_id: str
-    ) -> None:
+    def _ops_alert(
+        self, session: Session, batch: RequestBatch, counts: bulk_tracking.BatchCounts
+    ) -> list[outbox.Owed]:
+        ops = self.settings.ops_channel
+        if not ops or not (counts.failed or counts.unknown):
+            return []
+        self._record(session, batch.id, "ops_alerted", {"channel": ops})
         text = f":warning: Bulk request #{batch.id}: {progress_text(counts)}. See its thread."
-        posted = self._parts.notifier.post(channel_id=channel_id, text=text)
-        self._record(batch.id, "ops_alerted", {"channel": channel_id, "posted": posted})
+        return [outbox.message(ops, text=text)]
 
-    def _record(self, batch_id: int, kind: str, detail: dict[str, object]) -> None:
-        with self._sessions.begin() as session:
-            bulk_workflow.add_batch_event(session, batch_id=batch_id, kind=kind, detail=detail)
+    def _outcome_file(self, batch: RequestBatch) -> outbox.Owed:
+        details = {"batch_id": batch.id}
+        if batch.approval_channel_id:
+            # The channel's queue: after the batch's message and its replies.
+            channel = batch.approval_channel_id
+            return outbox.file_share(
+                BATCH_OUTCOME, queue=channel, channel_id=channel, details=details
+            )
+        user = batch.requester_id
+        return outbox.file_share(BATCH_OUTCOME, queue=f"dm:{user}", user_id=user, details=details)
+
+    def _record(
+        self, session: Session, batch_id: int, kind: str, detail: dict[str, object]
+    ) -> None:
+        bulk_workflow.add_batch_event(session, batch_id=batch_id, kind=kind, detail=detail)
 
     # -- what a crash left behind ---------------------------------------------------------------
 

@@ -13,7 +13,6 @@ from bot.bulk_workflow import OPEN_STATUSES, approvers_of
 from bot.db.models import (
     BatchStatus,
     RequestBatch,
-    RequestEvent,
     RequestStatus,
     SubaccountRequest,
 )
@@ -150,31 +149,6 @@ def erase_passwords(session: Session, *, batch_id: int) -> None:
         )
         .values(password_ciphertext=None)
     )
-
-
-def batch_steps_done(session: Session, batch_id: int) -> set[str]:
-    """Kinds of the batch's own events: a report resumed after a crash skips what was sent."""
-    return set(
-        session.scalars(
-            select(RequestEvent.kind).where(
-                RequestEvent.batch_id == batch_id, RequestEvent.request_id.is_(None)
-            )
-        )
-    )
-
-
-def count_batch_events(session: Session, batch_id: int, kind: str) -> int:
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(RequestEvent)
-            .where(RequestEvent.batch_id == batch_id, RequestEvent.kind == kind)
-        )
-        or 0
-    )
-
-
-# -- the sweep -----------------------------------------------------------------------------------
 
 
 def stalled_batches(session: Session, *, ttl: timedelta, limit: int = 20) -> dict[str, list[int]]:

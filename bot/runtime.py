@@ -25,6 +25,8 @@ from bot.bulk_runtime import Bulk, build_bulk, connect, with_bulk_sweep
 from bot.config import Settings
 from bot.db.migrate import upgrade_to_head
 from bot.db.session import make_engine, make_session_factory
+from bot.delivery.file_upload import FileUploads
+from bot.delivery.files import Files
 from bot.delivery.outbox import wake_after_commit
 from bot.delivery.rendering import Renderer
 from bot.delivery.repair import Repairs
@@ -284,15 +286,24 @@ def build_delivery(
     renderer = Renderer(
         sessions=sessions, approval=approval_settings(settings), vault=vault, home=home.view_for
     )
+    client = delivery_client(settings)
+    # Slack's per-channel limit, with 2 % to spare for clocks and queues on the way.
+    post_interval = 1.02 / settings.slack_posts_per_second
     sender = Sender(
         engine=engine,
         store=store,
-        client=delivery_client(settings),
+        client=client,
         renderer=renderer,
         approval=approval_settings(settings),
-        # Slack's per-channel limit, with 2 % to spare for clocks and queues on the way.
-        post_interval_seconds=1.02 / settings.slack_posts_per_second,
+        post_interval_seconds=post_interval,
         ops_channel=settings.ops_channel,
+        files=Files(sessions=sessions, vault=vault),
+        uploads=FileUploads(
+            client=client,
+            store=store,
+            timeout_seconds=settings.slack_timeout_seconds,
+            post_interval_seconds=post_interval,
+        ),
         on_posted=flows.decisions.apply_held,
         # A batch's message: Decisions hands a reaction on it to bulk approvals.
         on_batch_posted=flows.decisions.apply_held,

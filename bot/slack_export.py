@@ -7,18 +7,22 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from sqlalchemy import Connection, insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import workflow
-from bot.audit_export import RaisingParser, UsageError, parse_moment, render
+from bot.audit_export import RaisingParser, UsageError, parse_moment
 from bot.audit_records import AuditExport, load_export
 from bot.background import BackgroundTasks
+from bot.db.models import RequestEvent
+from bot.delivery import outbox
+from bot.delivery.files import AUDIT_EXPORT
 from bot.policy import AccessPolicy
 from bot.slack import messages
 from bot.slack.notifier import Notifier
-from bot.slack.uploads import Upload
 
 logger = logging.getLogger(__name__)
 
@@ -92,48 +96,25 @@ class SlackExports:
         return preparing_text(command)
 
     def deliver(self, *, user_id: str, command: ExportCommand, response_url: str) -> None:
+        """Audits the export and owes its file in one transaction: the worker uploads it to
+        the approver's DM (retried, shared once) or explains through `response_url` why not."""
         try:
-            export = self._load_and_record(user_id, command)
+            with self._sessions.begin() as session:
+                export = load_export(session, since=command.since, until=command.until)
+                workflow.add_event(
+                    session,
+                    request_id=None,
+                    kind="exported",
+                    actor_id=user_id,
+                    detail={**window(command), **counts(export)},
+                )
+                self._notifier.owe(owed_file(user_id, command, export, response_url), db=session)
         except SQLAlchemyError as exc:
             logger.warning("audit export failed to read the database (%s)", type(exc).__name__)
             self._notifier.respond(response_url=response_url, text=unavailable_text())
-            return
-        upload = self._upload(user_id, command, export)
-        if upload.ok:
-            return
-        self._record_failure(user_id, command, error=str(upload.error))
-        self._notifier.respond(response_url=response_url, text=failure_text(str(upload.error)))
-
-    def _load_and_record(self, user_id: str, command: ExportCommand) -> AuditExport:
-        # Read and audited in one transaction: no export leaves without its `exported` row.
-        with self._sessions.begin() as session:
-            export = load_export(session, since=command.since, until=command.until)
-            workflow.add_event(
-                session,
-                request_id=None,
-                kind="exported",
-                actor_id=user_id,
-                detail={**window(command), **counts(export)},
-            )
-        return export
-
-    def _upload(self, user_id: str, command: ExportCommand, export: AuditExport) -> Upload:
-        channel_id = self._notifier.dm_channel(user_id=user_id)
-        if channel_id is None:
-            return Upload(error="dm_unavailable")
-        return self._notifier.upload_file(
-            channel_id=channel_id,
-            filename=file_name(command),
-            content=render(export, command.format).encode("utf-8"),
-            title=f"Zoom sub account audit log, {describe_window(command)}",
-            initial_comment=delivered_text(command, export),
-        )
 
     def _record_refusal(self, user_id: str) -> None:
         self._record(user_id, "export_refused", {"reason": "not an approver"})
-
-    def _record_failure(self, user_id: str, command: ExportCommand, *, error: str) -> None:
-        self._record(user_id, "export_failed", {**window(command), "error": error})
 
     def _record(self, user_id: str, kind: str, detail: dict[str, object]) -> None:
         try:
@@ -144,6 +125,42 @@ class SlackExports:
         except SQLAlchemyError as exc:
             # The person is still answered; the log keeps what the table could not.
             logger.warning("%s by %s not recorded (%s)", kind, user_id, type(exc).__name__)
+
+
+# -- the file the outbox owes, and its failure --------------------------------------------------
+
+
+def owed_file(
+    user_id: str, command: ExportCommand, export: AuditExport, response_url: str
+) -> outbox.Owed:
+    """The file is made again when it is sent (bot/delivery/files.py), from the same window."""
+    return outbox.file_share(
+        AUDIT_EXPORT,
+        queue=f"dm:{user_id}",
+        user_id=user_id,
+        details={
+            **window(command),
+            "for_user": user_id,
+            "filename": file_name(command),
+            "title": f"Zoom sub account audit log, {describe_window(command)}",
+            "comment": delivered_text(command, export),
+            "response_url": response_url,
+        },
+    )
+
+
+def export_failed(db: Connection, payload: dict[str, Any], *, error: str) -> list[outbox.Owed]:
+    """Written when the file is given up: an `export_failed` event, and the approver told why
+    (privately, through the slash command's response_url)."""
+    user_id = str(payload.get("for_user") or "")
+    detail = {key: payload[key] for key in ("since", "until", "format")} | {"error": error}
+    db.execute(
+        insert(RequestEvent).values(
+            request_id=None, kind="export_failed", actor_id=user_id or None, detail=detail
+        )
+    )
+    url = str(payload.get("response_url") or "")
+    return [outbox.response(url, text=failure_text(error), user_id=user_id)] if url else []
 
 
 # -- what the export records and says --------------------------------------------------------

@@ -44,6 +44,10 @@ class Kind(enum.StrEnum):
     BATCH_POST = "batch_post"  # the batch's approval message, from the batch's rows
     BATCH_UPDATE = "batch_update"  # chat.update of it, from the batch's newest state
     BATCH_REPLY = "batch_reply"  # a reply under it (stored text; top-level if never posted)
+    # A file shared in a channel or DM (payload {"file": what, …}; its bytes are made at send
+    # time, see files.py), and an ephemeral answer through a slash command's response_url.
+    FILE = "file"
+    RESPONSE = "response"
 
 
 POSTING_KINDS = frozenset(
@@ -55,6 +59,7 @@ POSTING_KINDS = frozenset(
         Kind.PASSWORD_DM,
         Kind.BATCH_POST,
         Kind.BATCH_REPLY,
+        Kind.FILE,  # a share is a message: paced, and looked up before it is shared again
     }
 )
 
@@ -201,3 +206,26 @@ def batch_reaction(batch_id: int, *, channel_id: str, ts: str, name: str) -> Owe
 def batch_reply(batch_id: int, *, channel_id: str, text: str) -> Owed:
     payload: dict[str, Any] = {"batch_id": batch_id, "text": text}
     return Owed(Kind.BATCH_REPLY, channel_id, channel_id=channel_id, payload=payload)
+
+
+# -- files and answers to a slash command ---------------------------------------------------
+
+
+def file_share(
+    what: str,
+    *,
+    queue: str,
+    channel_id: str | None = None,
+    user_id: str | None = None,
+    details: dict[str, Any],
+) -> Owed:
+    """A file (`what`, made from `details`: see files.py) shared in `channel_id`, or in
+    `user_id`'s DM."""
+    payload = {"file": what, **details}
+    return Owed(Kind.FILE, queue, channel_id=channel_id, user_id=user_id, payload=payload)
+
+
+def response(response_url: str, *, text: str, user_id: str) -> Owed:
+    """An ephemeral answer to a slash command (its response_url works for 30 minutes)."""
+    payload = {"response_url": response_url, "text": text}
+    return Owed(Kind.RESPONSE, f"response:{user_id}", user_id=user_id, payload=payload)

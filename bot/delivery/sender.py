@@ -20,6 +20,8 @@ from sqlalchemy import Connection, Engine, select, update
 from bot import bulk_delivery
 from bot.db.models import RequestStatus, SlackOutbox, SubaccountRequest
 from bot.delivery import outbox
+from bot.delivery.file_upload import FileUploads
+from bot.delivery.files import Files
 from bot.delivery.outbox import POSTING_KINDS, Kind
 from bot.delivery.rendering import Renderer
 from bot.delivery.slack_errors import SlackFailure, Verdict, classify
@@ -58,6 +60,8 @@ class Sender:
         approval: ApprovalSettings,
         post_interval_seconds: float,
         ops_channel: str | None = None,
+        files: Files,
+        uploads: FileUploads,
         on_posted: OnPosted | None = None,
         on_batch_posted: OnBatchPosted | None = None,
     ) -> None:
@@ -68,6 +72,8 @@ class Sender:
         self._approval = approval
         self._post_interval = post_interval_seconds
         self._ops_channel = ops_channel
+        self._files = files
+        self._uploads = uploads
         self._on_posted = on_posted or (lambda _request_id, _channel, _ts: None)
         self._handlers: dict[str, Callable[[OutboxRow], None]] = {
             Kind.REQUEST_POST: self._request_post,
@@ -81,6 +87,8 @@ class Sender:
             Kind.BATCH_POST: self._batch_post,
             Kind.BATCH_UPDATE: self._batch_update,
             Kind.BATCH_REPLY: self._batch_reply,
+            Kind.FILE: self._file,
+            Kind.RESPONSE: self._response,
         }
         self._on_batch_posted = on_batch_posted or (lambda _batch_id, _channel, _ts: None)
 
@@ -289,6 +297,45 @@ class Sender:
         ts = self._post_once(row, channel=row.channel_id, text=text, thread_ts=thread_ts)
         self._settle(row, ts=ts)
 
+    def _file(self, row: OutboxRow) -> None:
+        file = self._files.render(row.payload)
+        if file is None:  # nothing left to send (its passwords were given up meanwhile)
+            self._settle(row, ts=None, result="nothing_to_send")
+            return
+        thread_ts = None
+        if file.batch_id is not None:
+            thread_ts = self._renderer.batch_row(file.batch_id).approval_ts
+            if thread_ts is None and bulk_delivery.post_pending(self._engine, file.batch_id):
+                raise Deferred
+        channel = self._file_channel(row)
+        for secret in file.secrets:
+            register_secret(secret)  # whatever fails below, no log line may carry one
+        try:
+            file_id = self._uploads.share_once(row, file, channel=channel, thread_ts=thread_ts)
+        finally:
+            for secret in file.secrets:
+                forget_secret(secret)
+        self._settle(
+            row,
+            ts=None,
+            channel_id=channel,
+            after=lambda connection: self._files.delivered(
+                connection, row.payload, file_id=file_id
+            ),
+        )
+
+    def _file_channel(self, row: OutboxRow) -> str:
+        try:
+            return self._dm_channel(row)
+        except SlackFailure as failure:
+            if failure.verdict is Verdict.PERMANENT:
+                raise SlackFailure(Verdict.PERMANENT, "dm_unavailable") from None
+            raise
+
+    def _response(self, row: OutboxRow) -> None:
+        self._uploads.respond(str(row.payload["response_url"]), str(row.payload["text"]))
+        self._settle(row, ts=None, after=lambda connection: _forget_response_url(connection, row))
+
     # -- posting once -----------------------------------------------------------------------
 
     def _post_once(
@@ -451,9 +498,19 @@ class Sender:
             owed += bulk_delivery.batch_not_posted(
                 connection, batch, channel_id=row.channel_id, error=error
             )
+        if row.kind == Kind.FILE:
+            owed += self._files.failed(connection, row.payload, error=error)
+        if row.kind == Kind.RESPONSE:
+            _forget_response_url(connection, row)
         if alert and self._ops_channel and row.queue != self._ops_channel:
             owed.append(outbox.message(self._ops_channel, text=_ops_text(row, error)))
         outbox.owe(connection, *owed)
+
+
+def _forget_response_url(connection: Connection, row: OutboxRow) -> None:
+    """A response_url can post into the person's view: kept no longer than needed."""
+    payload = {key: value for key, value in row.payload.items() if key != "response_url"}
+    connection.execute(update(SlackOutbox).where(SlackOutbox.id == row.id).values(payload=payload))
 
 
 def _metadata(row: OutboxRow) -> dict[str, Any]:

@@ -205,6 +205,14 @@ class OutboxStore:
                 update(_OUTBOX).where(_OUTBOX.c.id == row.id).values(channel_id=channel_id)
             )
 
+    def remember(self, row: OutboxRow, **fields: Any) -> None:
+        """Facts of a send in progress (a file's id), kept on the row for its next attempt."""
+        row.payload.update(fields)
+        with self._engine.begin() as connection:
+            connection.execute(
+                update(_OUTBOX).where(_OUTBOX.c.id == row.id).values(payload=dict(row.payload))
+            )
+
     def _settle(self, connection: Connection, row: OutboxRow, **values: Any) -> None:
         connection.execute(
             update(_OUTBOX)

@@ -74,6 +74,7 @@ class FileStore:
             "url_private": self.url(file_id),
             "url_private_download": self.url(file_id),
             "channels": sorted({share["channel"] for share in found["shares"]}),
+            "shares": _shares(found["shares"]),
         }
 
     def uploaded(self) -> list[Record]:
@@ -91,6 +92,16 @@ class FileStore:
         self.records = {
             item["id"]: {**item, "content": _decoded(item["content"])} for item in items
         }
+
+
+def _shares(shares: list[Record]) -> Record:
+    """Slack's `shares`: public and private conversations, each with the messages sharing it."""
+    found: Record = {}
+    for share in shares:
+        scope = "public" if share["channel"].startswith("C") else "private"
+        entry = {"ts": share["ts"], "thread_ts": share["thread_ts"]}
+        found.setdefault(scope, {}).setdefault(share["channel"], []).append(entry)
+    return found
 
 
 def mime_type(name: str) -> str:

@@ -19,7 +19,6 @@ from bot.background import BackgroundTasks
 from bot.db.models import SubaccountRequest
 from bot.delivery import outbox
 from bot.slack.blocks import ApprovalSettings, Rendered
-from bot.slack.uploads import Upload, upload_file
 
 logger = logging.getLogger(__name__)
 
@@ -107,33 +106,6 @@ class Notifier:
     ) -> bool:
         self.owe(outbox.dm(user_id, text=text, blocks=blocks, request_id=request_id), db=db)
         return True
-
-    def dm_channel(self, *, user_id: str) -> str | None:
-        """The id of the bot's DM with `user_id` (files are shared to a channel id, not a user)."""
-        response = self._call_for(
-            "conversations.open", self._client.conversations_open, users=user_id
-        )
-        return None if response is None else str(response["channel"]["id"])
-
-    def upload_file(
-        self,
-        *,
-        channel_id: str,
-        filename: str,
-        content: bytes,
-        title: str,
-        initial_comment: str | None = None,
-        thread_ts: str | None = None,
-    ) -> Upload:
-        return upload_file(
-            self._client,
-            channel_id=channel_id,
-            filename=filename,
-            content=content,
-            title=title,
-            initial_comment=initial_comment,
-            thread_ts=thread_ts,
-        )
 
     def ephemeral(self, *, channel_id: str, user_id: str, text: str) -> bool:
         """Sent after the ack on `later` (the listener that decided may still be acking);

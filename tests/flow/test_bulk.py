@@ -481,6 +481,7 @@ def test_a_report_lost_with_its_instance_is_sent_by_the_sweep(bot):
     assert bot.slack.uploaded_files() == []
     progress.run_later = lambda task, batch_id: task(batch_id)
     progress.sweep_now()
+    bot.wait()  # the report's files are the outbox's to send
 
     assert batch(bot, found.id).reported_at is not None
     assert [f["channel"] for f in bot.slack.uploaded_files()] == [APPROVAL_CHANNEL, f"D{REQUESTER}"]

@@ -170,3 +170,54 @@ def test_a_held_batch_reaction_is_applied_by_the_repairs(database_url, tmp_path)
 
         assert latest_batch(bot).status == "finished"
         assert len(bot.zoom.account_posts) == 2
+
+
+# -- the report's files: owed with the report, shared once, passwords erased when settled --------
+
+
+def shares_in(bot, channel):
+    """Every message in `channel` (thread replies included) that shares a file."""
+    found = []
+    for message in bot.slack.channel_messages(channel):
+        found += [m for m in [message, *message.get("replies", [])] if m.get("files")]
+    return found
+
+
+def test_an_outcome_file_whose_share_answer_was_lost_is_shared_once(bot):
+    found = submit_batch(bot, csv_rows(2))
+    bot.slack.lose_answer_next("files.completeUploadExternal")
+
+    react_on(bot, APPROVER, found, APPROVE)
+    bot.wait()
+
+    assert len(shares_in(bot, APPROVAL_CHANNEL)) == 1
+    assert len(shares_in(bot, f"D{REQUESTER}")) == 1  # the generated passwords
+    assert "outcome_posted" in batch_event_kinds(bot, found.id)
+    assert "passwords_sent" in batch_event_kinds(bot, found.id)
+    assert all(row.password_ciphertext is None for row in rows_of(bot, found.id))
+
+
+def test_passwords_that_cannot_be_uploaded_are_erased_and_the_requester_told(bot):
+    found = submit_batch(bot, csv_rows(2))
+    bot.slack.fail_next("files.getUploadURLExternal", "missing_scope", times=2)
+
+    react_on(bot, APPROVER, found, APPROVE)
+    bot.wait()
+
+    kinds = batch_event_kinds(bot, found.id)
+    assert "passwords_not_sent" in kinds
+    assert "outcome_post_failed" in kinds  # and the outcome replied as text instead
+    assert all(row.password_ciphertext is None for row in rows_of(bot, found.id))
+    assert any("could not be sent to you" in text for text in dms(bot, REQUESTER))
+    assert bot.slack.uploaded_files() == []
+
+
+def test_the_reports_files_are_owed_in_the_transaction_that_marks_it_reported(bot):
+    found = submit_batch(bot, csv_rows(2))
+
+    react_on(bot, APPROVER, found, APPROVE)
+    eventually(lambda: batch(bot, found.id).reported_at is not None, what="the report")
+
+    with bot.sessions() as session:
+        files = session.scalars(select(SlackOutbox.payload).where(SlackOutbox.kind == "file")).all()
+    assert sorted(payload["file"] for payload in files) == ["batch_outcome", "batch_passwords"]

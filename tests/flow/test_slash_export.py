@@ -8,10 +8,10 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from bot.audit_export import CSV_COLUMNS
-from bot.db.models import SubaccountRequest
+from bot.db.models import SlackOutbox, SubaccountRequest
 from tests.flow.support import approve
 from tests.harness import APPROVER, GOOD_PASSWORD, OUTSIDER, REQUESTER, BotHarness
 
@@ -154,7 +154,7 @@ def test_bad_arguments_get_one_usage_line_and_export_nothing(bot, arguments, pro
     [
         ("files.completeUploadExternal", "not_in_channel", "could not post in your direct"),
         ("files.getUploadURLExternal", "missing_scope", "files:write"),
-        ("files.completeUploadExternal", "internal_error", "did not accept the file"),
+        ("files.completeUploadExternal", "invalid_arguments", "did not accept the file"),
         ("conversations.open", "user_not_found", "could not open a direct message"),
     ],
 )
@@ -176,15 +176,56 @@ def test_a_failed_upload_is_explained_to_the_approver(bot, method, error, reason
     assert failed.detail["error"] == (error if method != "conversations.open" else "dm_unavailable")
 
 
-def test_a_failed_byte_upload_is_explained_in_plain_words(bot):
-    bot.slack.fail_next_upload(status=500)
+def shares_of_the_export(bot: BotHarness) -> list[dict]:
+    """Every message in the approver's DM that shares a file (one per share, not per file)."""
+    return [m for m in bot.slack.channel_messages(f"D{APPROVER}") if m.get("files")]
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        "bytes_500",
+        "complete_internal_error",
+        "complete_503_after_sharing",
+        "complete_answer_lost_after_sharing",
+        "upload_url_ratelimited",
+    ],
+)
+def test_an_export_that_slack_fails_for_a_moment_arrives_exactly_once(bot, fault):
+    if fault == "bytes_500":
+        bot.slack.fail_next_upload(status=500)
+    elif fault == "complete_internal_error":
+        bot.slack.fail_next("files.completeUploadExternal", "internal_error")
+    elif fault == "complete_503_after_sharing":
+        bot.slack.server_error_next("files.completeUploadExternal", status=503, acted=True)
+    elif fault == "complete_answer_lost_after_sharing":
+        bot.slack.lose_answer_next("files.completeUploadExternal")
+    else:
+        bot.slack.rate_limit_next("files.getUploadURLExternal", retry_after=1)
 
     slash_export(bot, APPROVER)
+    exported_file(bot)
     bot.wait()
 
-    text = bot.slack.wait_for_response_post()["body"]["text"]
-    assert "could not be delivered: the file could not be sent to Slack." in text
-    assert bot.slack.uploaded_files() == []
+    assert len(shares_of_the_export(bot)) == 1
+    assert "export_failed" not in bot.event_kinds(None)
+    assert bot.slack.response_posts == []
+
+
+def test_an_export_slack_answered_before_the_crash_is_looked_up_not_shared_again(bot):
+    bot.slack.lose_answer_next("files.completeUploadExternal")
+
+    slash_export(bot, APPROVER)
+    exported_file(bot)
+    bot.wait()
+
+    assert len(bot.slack.calls_to("files.completeUploadExternal")) == 1
+    assert len(bot.slack.calls_to("files.info")) == 1
+    with bot.sessions() as session:
+        (delivered,) = session.scalars(select(SlackOutbox).where(SlackOutbox.kind == "file"))
+    assert delivered.status == "delivered"
+    (shared,) = shares_of_the_export(bot)
+    assert [delivered.payload["file_id"]] == [file["id"] for file in shared["files"]]
 
 
 def test_help_mentions_export_to_approvers_only(bot):
