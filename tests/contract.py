@@ -1,5 +1,5 @@
-"""Facts of ../shared/CONTRACT.md that tests check the bot against, written out independently
-of the bot's own constants so a change on either side shows."""
+"""Facts of the interface contract (CONTRACT.md) that tests check the bot against, written out
+independently of the bot's own constants so a change on either side shows."""
 
 # The modal's inputs: each block_id (and action_id) is the Zoom field name, plus `reason`.
 CONTRACT_BLOCK_IDS = frozenset(

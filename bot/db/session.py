@@ -9,13 +9,29 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
+# Settings.database_pool_size / database_max_overflow (DATABASE_POOL_SIZE, ...) default to these.
+DEFAULT_POOL_SIZE = 5
+DEFAULT_MAX_OVERFLOW = 5
 
-def make_engine(database_url: str, **engine_options: Any) -> Engine:
+
+def make_engine(
+    database_url: str,
+    *,
+    pool_size: int = DEFAULT_POOL_SIZE,
+    max_overflow: int = DEFAULT_MAX_OVERFLOW,
+    **engine_options: Any,
+) -> Engine:
+    """An engine for `database_url`. A PostgreSQL engine holds up to pool_size + max_overflow
+    connections; SQLite has no server connections to bound, so it ignores both."""
     if database_url.startswith("sqlite"):
         engine = create_engine(database_url, connect_args={"timeout": 30}, **engine_options)
         event.listen(engine, "connect", _configure_sqlite)
         return engine
-    options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
+    options: dict[str, Any] = {
+        "pool_pre_ping": True,
+        "pool_size": pool_size,
+        "max_overflow": max_overflow,
+    }
     options.update(engine_options)
     return create_engine(database_url, **options)
 

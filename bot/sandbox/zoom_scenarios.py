@@ -15,8 +15,8 @@ from jsonschema import Draft4Validator
 
 from bot.passwords import password_problems
 
-# A copy of ../shared/zoom/accounts.openapi.json, so the sandbox runs from a clone alone;
-# tests/unit/test_zoom_simulator.py checks the two are identical.
+# Zoom's published Accounts (master) document, the /accounts path only, vendored so the sandbox
+# runs from a clone alone; tests/unit/test_zoom_simulator.py pins its digest.
 ACCOUNTS_OPENAPI = Path(__file__).with_name("accounts.openapi.json")
 
 # Zoom's wording (accounts.openapi.json, 400 / 1111): both sentences it documents for the code.

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -59,13 +60,39 @@ BURST = 20
 # -- processes as the Procfile starts them ------------------------------------------------------
 
 
-def procfile_command(process_type: str) -> list[str]:
-    """The Procfile's line for `process_type`, split as a shell would (without expansions)."""
+def procfile_line(process_type: str) -> tuple[dict[str, str], list[str]]:
+    """The Procfile's line for `process_type`, split as a shell would (without expansions):
+    the variables it sets in front of the command (NAME=value), and the command."""
     for line in (ROOT / "Procfile").read_text().splitlines():
         name, _, command = line.partition(":")
         if name.strip() == process_type:
-            return shlex.split(command)
+            words = shlex.split(command)
+            env = {}
+            while words and "=" in words[0] and words[0].split("=")[0].isidentifier():
+                variable, _, value = words.pop(0).partition("=")
+                env[variable] = value
+            return env, words
     raise AssertionError(f"the Procfile has no {process_type}: line")
+
+
+def procfile_command(process_type: str) -> list[str]:
+    return procfile_line(process_type)[1]
+
+
+def run_release(cluster: Cluster) -> None:
+    """The `release:` line, once, as a platform runs it before starting web and workers
+    (which do not migrate: the Procfile sets AUTO_MIGRATE=false for them)."""
+    env, words = procfile_line("release")
+    assert words == ["alembic", "upgrade", "head"], words
+    done = subprocess.run(  # noqa: S603 - our own interpreter and arguments
+        [sys.executable, "-m", "alembic", *words[1:]],
+        cwd=ROOT,
+        env={**_base_env(cluster), **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
 
 
 def web_command(port: int) -> list[str]:
@@ -96,8 +123,10 @@ def worker_command() -> list[str]:
 
 
 def add_process(cluster: Cluster, name: str, command: list[str], port: int) -> Instance:
-    """An instance of the cluster (so the cluster stops it) running `command`."""
+    """An instance of the cluster (so the cluster stops it) running `command`, with what the
+    Procfile's line for it sets."""
     env = {**cluster.instances[0].env} if cluster.instances else _base_env(cluster)
+    env.update(procfile_line(name.rstrip("0123456789"))[0])
     env["PORT"] = str(port)
     instance = Instance(name=name, port=port, env=env, workdir=cluster.workdir, command=command)
     cluster.instances.append(instance)
@@ -268,6 +297,7 @@ def assert_posted_once(cluster: Cluster, request_id: int) -> dict[str, Any]:
 def cluster(cluster_factory):
     """Fakes and a fresh database, no bot process yet (each test starts its own)."""
     made = cluster_factory(0)
+    run_release(made)
     try:
         yield made
     finally:
@@ -278,6 +308,7 @@ def cluster(cluster_factory):
 def slow_cluster(cluster_factory):
     """As `cluster`, the Slack Web API timeout long enough to outlast the kill."""
     made = cluster_factory(0, slack_timeout_seconds=20)
+    run_release(made)
     try:
         yield made
     finally:
@@ -288,6 +319,7 @@ def slow_cluster(cluster_factory):
 def fast_cluster(cluster_factory):
     """As `cluster`, posts paced at Slack's 50 a second (a burst then takes under a second)."""
     made = cluster_factory(0, slack_posts_per_second=50)
+    run_release(made)
     try:
         yield made
     finally:
