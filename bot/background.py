@@ -6,6 +6,7 @@ Every task's unexpected error is logged once with a short reference id, so a per
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import secrets
 import threading
@@ -29,7 +30,9 @@ class BackgroundTasks:
     def submit(self, task: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         with self._idle:
             self._pending += 1
-        return self._executor.submit(self._run, task, *args, **kwargs)
+        # The submitter's log context (bot/observability/context.py) follows the task.
+        context = contextvars.copy_context()
+        return self._executor.submit(context.run, self._run, task, *args, **kwargs)
 
     def _run(self, task: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         try:

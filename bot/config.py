@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.durations import parse_duration
 from bot.errors import ConfigurationError
+from bot.passwords import parse_keys
 
 _ALLOWLIST_ENTRY = re.compile(r"^(?:[UWS][A-Z0-9]+|[^@\s,]+@[^@\s,]+\.[^@\s,]+)$")
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]+$")
@@ -98,11 +99,22 @@ class Settings(DatabaseSettings):
     password_encryption_key: SecretStr | None = None
     password_key_file: str | None = None
     auto_migrate: bool = True
+    # PostgreSQL connections one process may hold: pool_size kept open, max_overflow more at a
+    # peak (closed when returned). SQLite ignores both. See README for the deployment's total.
+    database_pool_size: int = Field(default=5, ge=1, le=100)
+    database_max_overflow: int = Field(default=5, ge=0, le=100)
     directory_cache_seconds: float = Field(default=300.0, ge=0)
     # All interfaces by default, as a web service must; the sandbox keeps its bot on 127.0.0.1.
     host: str = "0.0.0.0"  # noqa: S104
     port: int = Field(default=3000, ge=1, le=65535)
     log_level: str = "INFO"
+    # Observability (bot/observability/): log lines as text or one JSON object each; Sentry error
+    # reporting when SENTRY_DSN is set; EPHEMERAL_DISK: whether the disk is wiped at restart
+    # (None: detected from the platform's environment), for the start-up data-loss warning.
+    log_format: Literal["text", "json"] = "text"
+    sentry_dsn: SecretStr | None = None
+    sentry_environment: str | None = None
+    ephemeral_disk: bool | None = None
     # Slack delivery (bot/delivery/): how long an owed message is retried before it is given up
     # as failed, how many deliveries one worker runs at once, the pace of chat.postMessage per
     # channel (Slack allows about one a second), and the Web API call timeout.
@@ -189,6 +201,15 @@ class Settings(DatabaseSettings):
         if not _REACTION_NAME.match(name):
             raise ValueError("must be a reaction name such as white_check_mark")
         return name
+
+    @field_validator("password_encryption_key")
+    @classmethod
+    def _check_encryption_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        # Several comma-separated keys while one is rotated (the first encrypts).
+        if value is None or not value.get_secret_value().strip():
+            return None
+        parse_keys(value.get_secret_value())
+        return value
 
     @field_validator("zoom_client_secret")
     @classmethod

@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import RequestStatus, SubaccountRequest
+from bot.observability.context import log_context
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +158,8 @@ class ProvisioningWorker:
 
     def _run(self, request_id: int) -> None:
         try:
-            self._run_job(request_id)
+            with log_context(request_id=request_id):  # every log line of the job names it
+                self._run_job(request_id)
         except Exception:
             # The job's row keeps its lease; it is retried (and reconciled) when the lease lapses.
             logger.exception("provisioning job for request %s failed", request_id)

@@ -1,5 +1,6 @@
 """Zoom's basic password rules (what its error 1111 rejects), a generator that meets them,
-and Fernet encryption of the password while a request waits for approval."""
+and Fernet encryption of the password while a request waits for approval (several keys while
+one is rotated: the first encrypts, each decrypts)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import logging
 import os
 import secrets
 import string
+from collections.abc import Sequence
 from pathlib import Path
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from bot.errors import BotError
 
@@ -71,10 +73,13 @@ class SealExpiredError(PasswordVaultError):
 
 
 class PasswordVault:
-    """Encrypts passwords at rest with Fernet; the key comes from settings or a 0600 file."""
+    """Encrypts passwords at rest with Fernet; the key comes from settings or a 0600 file.
 
-    def __init__(self, key: bytes) -> None:
-        self._fernet = Fernet(key)
+    `older_keys` still decrypt (and unseal) what was encrypted before `key` was put first: a
+    rotation keeps the old key listed until no stored value needs it (APPROVAL_TTL later)."""
+
+    def __init__(self, key: bytes, *, older_keys: Sequence[bytes] = ()) -> None:
+        self._fernet = MultiFernet([Fernet(each) for each in (key, *older_keys)])
 
     def encrypt(self, password: str) -> bytes:
         return self._fernet.encrypt(password.encode())
@@ -102,6 +107,22 @@ class PasswordVault:
         except (InvalidToken, UnicodeEncodeError):
             raise PasswordVaultError("the sealed value is not authentic") from None
         raise SealExpiredError("the sealed value has expired")
+
+
+def parse_keys(value: str) -> list[bytes]:
+    """PASSWORD_ENCRYPTION_KEY: one Fernet key, or several comma-separated, newest first.
+    ValueError (naming no key) when one is not a Fernet key."""
+    keys = [part.strip().encode() for part in value.split(",") if part.strip()]
+    if not keys:
+        raise ValueError("must hold at least one Fernet key")
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except ValueError:
+            raise ValueError(
+                f"key {position} is not a Fernet key (32 url-safe base64-encoded bytes)"
+            ) from None
+    return keys
 
 
 def load_or_create_key(key_file: Path) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -38,7 +39,9 @@ from bot.flows import Flows, build_flows
 from bot.flows.common import FlowSettings
 from bot.home import HomeTab, team_domain_from_url
 from bot.jobs import ProvisioningWorker, new_instance_id
-from bot.passwords import PasswordVault, load_or_create_key
+from bot.observability.ephemeral import warn_about_data_loss
+from bot.observability.sentry import init_sentry
+from bot.passwords import PasswordVault, load_or_create_key, parse_keys
 from bot.pending_notices import PendingNotices
 from bot.policy import AccessPolicy, Allowlist, Directory
 from bot.policy_audit import audit_access_lists
@@ -106,15 +109,41 @@ def protect_secrets(settings: Settings) -> None:
         settings.slack_app_token,
         settings.zoom_client_secret,
         settings.password_encryption_key,
+        settings.sentry_dsn,
     ):
         register_secret(secret.get_secret_value() if secret is not None else None)
+    # Each key of a rotation on its own too: a line may show one without its neighbours.
+    for key in encryption_keys_from_settings(settings):
+        register_secret(key.decode())
+
+
+def start_observability(settings: Settings) -> None:
+    """Sentry (once per process, when SENTRY_DSN is set), and the loud warning of a
+    deployment whose audit log or key would not survive a restart."""
+    dsn = settings.sentry_dsn
+    init_sentry(
+        dsn.get_secret_value() if dsn is not None else None,
+        environment=settings.sentry_environment,
+    )
+    warn_about_data_loss(
+        ephemeral_disk=settings.ephemeral_disk,
+        # The platform's own markers (DYNO, K_SERVICE, …), which are not settings.
+        environ=os.environ,
+        sqlite=settings.is_sqlite,
+        key_file_generated=settings.password_encryption_key is None,
+    )
 
 
 def build_runtime(settings: Settings, *, clock: Clock = utc_now, role: Role = Role.ALL) -> Runtime:
     """`clock` drives the reminders, escalations and expiries of pending requests (tests move
     it instead of sleeping)."""
     protect_secrets(settings)
-    engine = make_engine(settings.database_url)
+    start_observability(settings)
+    engine = make_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
     if settings.auto_migrate:
         upgrade_to_head(engine)
     wakeup = Wakeup()
@@ -150,7 +179,7 @@ def build_runtime(settings: Settings, *, clock: Clock = utc_now, role: Role = Ro
         later=tasks,  # ephemerals: after the ack, never on its path
     )
     policy = build_policy(settings, directory)
-    vault = PasswordVault(encryption_key(settings))
+    vault = password_vault(settings)
     flows = build_flows(
         settings=flow_settings(settings),
         sessions=sessions,
@@ -443,10 +472,16 @@ def approval_settings(settings: Settings) -> ApprovalSettings:
     )
 
 
-def encryption_key(settings: Settings) -> bytes:
-    if settings.password_encryption_key is not None:
-        return settings.password_encryption_key.get_secret_value().encode()
-    return load_or_create_key(key_file_path(settings))
+def password_vault(settings: Settings) -> PasswordVault:
+    """PASSWORD_ENCRYPTION_KEY's keys (the first encrypts, all decrypt), else the key file's."""
+    keys = encryption_keys_from_settings(settings) or [load_or_create_key(key_file_path(settings))]
+    return PasswordVault(keys[0], older_keys=keys[1:])
+
+
+def encryption_keys_from_settings(settings: Settings) -> list[bytes]:
+    if settings.password_encryption_key is None:
+        return []
+    return parse_keys(settings.password_encryption_key.get_secret_value())
 
 
 def key_file_path(settings: Settings) -> Path:

@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.background import reference_id
 from bot.delivery.sender import Sender
 from bot.delivery.store import OutboxRow, OutboxStore, backoff_seconds
+from bot.observability.context import log_context
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +133,8 @@ class DeliveryWorker:
 
     def _deliver(self, row: OutboxRow) -> None:
         try:
-            self._sender.deliver(row)
+            with log_context(outbox_id=row.id, request_id=row.request_id):
+                self._sender.deliver(row)
         except SQLAlchemyError as exc:
             # Still held by this worker: its next claim takes it again (store.claim).
             logger.warning("outbox row %s: database error (%s)", row.id, type(exc).__name__)

@@ -12,6 +12,7 @@ from bot.background import BackgroundTasks, reference_id
 from bot.bulk_runtime import Bulk
 from bot.flows import Flows
 from bot.home import HomeTab
+from bot.observability.context import bolt_context_middleware
 from bot.slack.listeners import actions, commands, events, home, request_again, views
 from bot.slack.listeners import bulk as bulk_listeners
 
@@ -62,6 +63,8 @@ def create_app(
         process_before_response=True,
         logger=_bolt_logger,
     )
+    # Every listener's log lines name the payload's type, event or action, and request.
+    app.use(bolt_context_middleware)
     commands.register(
         app,
         forms=flows.forms,
