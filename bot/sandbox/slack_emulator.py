@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import json
 import secrets
 import threading
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import quote, urlsplit
 
+from bot.check.manifest import BOT_SCOPES
 from bot.sandbox.loopback import KeepAliveHTTPServer, LoopbackServer
 from bot.sandbox.slack_faults import CUT_SHORT, Fault, FaultControls, Reply, reply_for
 from bot.sandbox.slack_files import mime_type
@@ -41,6 +43,7 @@ from bot.sandbox.slack_web_api import (
     error,
     parse_params,
     raw_entry,
+    required_scope,
     truthy,
 )
 
@@ -55,6 +58,8 @@ __all__ = [
 
 DEFAULT_BOT_TOKEN = "xoxb-test-token"  # noqa: S105 - the emulator's well-known token
 BOT_NAME = "zoombot"
+# Slack names the token's scopes on every answer to a call made with a valid token.
+SCOPES_HEADER = "x-oauth-scopes"
 MAX_RESPONSE_URLS = 1000
 
 CallPredicate = Callable[[Params], bool]
@@ -102,6 +107,9 @@ class SlackEmulator(FaultControls, LoopbackServer):
         self.bot_token = bot_token
         self.bot_user_id = bot_user_id
         self.state_path = state_path
+        # The installed app's scopes (default: every one manifest.json asks for); a test that
+        # takes one away sees `missing_scope` from the lookups that need it (required_scope).
+        self.granted_scopes: tuple[str, ...] = BOT_SCOPES
         self._changed = threading.Condition()  # an RLock inside: predicates may read state
         self._calls: list[SlackCall] = []
         self._raw_log: list[str] = []
@@ -159,6 +167,22 @@ class SlackEmulator(FaultControls, LoopbackServer):
         """A public channel, shown in the snapshot in the order added."""
         with self._changed:
             self._state.channels[channel_id] = name
+            self._commit()
+
+    def set_bot_member(self, channel_id: str, *, member: bool) -> None:
+        """Whether the bot is in the channel (conversations.info's `is_member`); it is in every
+        channel added until this takes it out. Posting is not refused either way."""
+        with self._changed:
+            if member:
+                self._state.bot_outside.discard(channel_id)
+            else:
+                self._state.bot_outside.add(channel_id)
+            self._commit()
+
+    def deactivate_user(self, user_id: str) -> None:
+        """The member's account is deactivated: users.info shows `deleted: true`, as Slack."""
+        with self._changed:
+            self._state.users[user_id]["deleted"] = True
             self._commit()
 
     def fail_next(self, method: str, error: str = "ratelimited", times: int = 1) -> None:
@@ -472,6 +496,9 @@ class SlackEmulator(FaultControls, LoopbackServer):
             at = time.time()
             answer = self._effect(method, authorization, params, fault)
             reply, answered = reply_for(answer, fault)
+            if self._authorized(authorization) and not reply.lose:
+                scopes = {SCOPES_HEADER: ",".join(self.granted_scopes)}
+                reply = dataclasses.replace(reply, headers={**reply.headers, **scopes})
             self._calls.append(SlackCall(method=method, params=params, at=at, answered=answered))
             self._raw_log.append(raw_entry(target, body, params))
             self._changed.notify_all()
@@ -558,12 +585,19 @@ class SlackEmulator(FaultControls, LoopbackServer):
             state.add_ephemeral(context.channel_id, user=context.user_id, text=text, blocks=blocks)
         self._commit()
 
+    def _authorized(self, authorization: str) -> bool:
+        return authorization == f"Bearer {self.bot_token}"
+
     def _answer(self, method: str, authorization: str, params: Params) -> ApiAnswer:
-        if authorization != f"Bearer {self.bot_token}":
+        if not self._authorized(authorization):
             return error("invalid_auth")
         failures = self._failures.get(method)
         if failures:
             return error(failures.pop(0))
+        needed = required_scope(method, params)
+        if needed is not None and needed not in self.granted_scopes:
+            provided = ",".join(self.granted_scopes)
+            return {"ok": False, "error": "missing_scope", "needed": needed, "provided": provided}
         handler = self._methods.get(method)
         if handler is None:
             return error("unknown_method")

@@ -45,6 +45,9 @@ class WorkspaceState:
         self.users: dict[str, Record] = {}
         self.usergroups: dict[str, list[str]] = {}
         self.channels: dict[str, str] = {}  # id → name, public channels in the order added
+        # Channels the bot is not a member of (it is in every other one); not saved: a sandbox
+        # restart puts the bot back in every channel.
+        self.bot_outside: set[str] = set()
         self.messages: dict[tuple[str, str], Record] = {}  # (channel, ts) → record, oldest first
         self.ephemerals: list[Record] = []
         self.files = FileStore()

@@ -16,6 +16,13 @@ from bot.sandbox.slack_views import ViewStacks, view_answer
 # Form-encoded calls send these as JSON strings (slack_sdk sends chat.postMessage as JSON).
 JSON_STRING_KEYS = ("blocks", "view", "attachments", "metadata")
 MAX_VIEW_BLOCKS = 100
+# The scope a method needs, as Slack's method pages list them; a token without it gets
+# `missing_scope`. Only the lookups `zoombot check` makes are enforced (see required_scope).
+METHOD_SCOPES = {
+    "users.info": "users:read",
+    "users.lookupByEmail": "users:read.email",
+    "usergroups.users.list": "usergroups:read",
+}
 
 Params = dict[str, Any]
 ApiAnswer = dict[str, Any]
@@ -24,6 +31,14 @@ Method = Callable[[Params], ApiAnswer]
 
 def error(code: str) -> ApiAnswer:
     return {"ok": False, "error": code}
+
+
+def required_scope(method: str, params: Params) -> str | None:
+    """The scope `method` needs for these params; conversations.info's depends on the kind of
+    channel (channels:read for a public one, groups:read for a private one)."""
+    if method == "conversations.info":
+        return "groups:read" if str(params.get("channel", "")).startswith("G") else "channels:read"
+    return METHOD_SCOPES.get(method)
 
 
 def truthy(value: Any) -> bool:
@@ -57,6 +72,7 @@ class WebApi:
             "views.push": self._views_push,
             "views.publish": self._views_publish,
             "conversations.open": self._conversations_open,
+            "conversations.info": self._conversations_info,
             "users.info": self._users_info,
             "users.lookupByEmail": self._users_lookup_by_email,
             "usergroups.users.list": self._usergroups_users_list,
@@ -214,6 +230,27 @@ class WebApi:
         if not users:
             return error("users_list_not_supplied")
         return {"channel": {"id": f"D{users.split(',', maxsplit=1)[0]}"}}
+
+    def _conversations_info(self, params: Params) -> ApiAnswer:
+        """A channel the workspace has (add_channel); `is_member` says whether the bot is in it.
+        A private one (G…) the bot is not in is as unknown to it as a wrong ID, as in Slack."""
+        channel_id = str(params.get("channel") or "")
+        name = self._state.channels.get(channel_id)
+        is_member = channel_id not in self._state.bot_outside
+        private = channel_id.startswith("G")
+        if name is None or (private and not is_member):
+            return error("channel_not_found")
+        return {
+            "channel": {
+                "id": channel_id,
+                "name": name,
+                "is_channel": not private,
+                "is_group": private,
+                "is_private": private,
+                "is_archived": False,
+                "is_member": is_member,
+            }
+        }
 
     def _users_info(self, params: Params) -> ApiAnswer:
         user = self._state.users.get(str(params.get("user", "")))

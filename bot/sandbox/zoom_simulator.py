@@ -3,8 +3,10 @@
 
 Optional fault modes for reliability tests (off by default): a per-second rate limit answered
 with 429 + Retry-After, and what a slow create does when its client goes away (`create_commit`).
-For the sandbox (also off by default): documented inputs that get each of Zoom's documented
-answers (`use_sandbox_scenarios`, rules in zoom_scenarios.py) and state kept in a JSON file.
+An ordinary account instead of a master one (`master_account = False`) is refused the
+`/v2/accounts` calls. For the sandbox (also off by default): documented inputs that get each of
+Zoom's documented answers (`use_sandbox_scenarios`, rules in zoom_scenarios.py) and state kept
+in a JSON file.
 """
 
 from __future__ import annotations
@@ -135,6 +137,9 @@ class ZoomSimulator(LoopbackServer):
         self.delay_seconds = 0.0
         self.token_delay_seconds = 0.0
         self.max_page_size = 300
+        # False: the credentials belong to an ordinary (not master) account, whose token Zoom
+        # still issues but whose /v2/accounts calls it refuses with code 200 "No permission.".
+        self.master_account = True
         # Off by default. When set: at most this many /v2 calls are served in any 1-second
         # window; the others get 429 with Retry-After (ISO-8601, as in Zoom's own example).
         self.rate_limit_per_second: int | None = None
@@ -369,6 +374,8 @@ class ZoomSimulator(LoopbackServer):
             return _delayed(self._queued.popleft(), self.delay_seconds)
         if not self._authorized(headers):
             return _delayed(_INVALID_TOKEN, self.delay_seconds)
+        if not self.master_account:
+            return _delayed(_NO_PERMISSION, self.delay_seconds)
         if problems:
             return _delayed(_validation_failed(problems), self.delay_seconds)
         if self.delay_seconds > 0 and self.create_commit != CREATE_ON_RECEIPT:
@@ -408,6 +415,8 @@ class ZoomSimulator(LoopbackServer):
             return _delayed(self._queued_list_answers.popleft(), self.delay_seconds)
         if not self._authorized(headers):
             return _delayed(_INVALID_TOKEN, self.delay_seconds)
+        if not self.master_account:
+            return _delayed(_NO_PERMISSION, self.delay_seconds)
         email = query.get("email", "").casefold()
         matching = [
             account
@@ -439,6 +448,8 @@ class ZoomSimulator(LoopbackServer):
 _CREATED_FIELDS = ("id", "owner_id", "owner_email", "created_at")
 _LISTED_FIELDS = ("id", "account_name", "owner_email", "created_at")
 _INVALID_TOKEN = Answer(401, {"code": 124, "message": "Invalid access token."})
+# Zoom's answer to a master-account API called by an account that is not one (400, code 200).
+_NO_PERMISSION = Answer(400, {"code": 200, "message": "No permission."})
 
 
 def _account_post(headers: Headers, raw_body: bytes, client_port: int) -> AccountPost:
