@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -71,6 +71,9 @@ class ProvisionResult:
     error: ZoomError | None = None
     requeued: bool = False  # rate limited: nothing was created, the job runs again later
     reconciled: bool = False  # found in Zoom after an interrupted attempt
+    # Another holder recorded the outcome first (this one's lease had lapsed): nothing recorded
+    # or owed here, so Slack hears the outcome once.
+    superseded: bool = False
     # Only set when the bot generated the password and the account now exists.
     generated_password: str | None = field(default=None, repr=False)
 
@@ -269,6 +272,8 @@ def _requeue_or_fail(
                 factory, owe=owe, request_id=request_id, error=error, wait_seconds=wait_seconds
             )
         row = session.get_one(SubaccountRequest, request_id)
+        if row.status != RequestStatus.PROVISIONING:
+            return _superseded(session, request_id, error=error)
         row.zoom_attempts -= 1  # a 429 certainly created nothing
         delay_seconds = min(60.0, 2.0 ** min(requeues, 6))
         row.claimed_by = RATE_LIMITED_HOLD
@@ -309,8 +314,9 @@ def _record_success(
     wait_seconds: float = 0.0,
 ) -> ProvisionResult:
     with factory.begin() as session:
-        row = session.get_one(SubaccountRequest, request_id)
-        row.status = RequestStatus.CREATED
+        row = _take_outcome(session, request_id, RequestStatus.CREATED)
+        if row is None:
+            return _superseded(session, request_id, account=account)
         row.zoom_http_status = 201 if not reconciled else 200
         row.zoom_account_id = account.id
         row.zoom_owner_id = account.owner_id or None
@@ -346,8 +352,9 @@ def _record_failure(
 ) -> ProvisionResult:
     status = RequestStatus.FAILED if error.outcome_known else RequestStatus.UNKNOWN
     with factory.begin() as session:
-        row = session.get_one(SubaccountRequest, request_id)
-        row.status = status
+        row = _take_outcome(session, request_id, status)
+        if row is None:
+            return _superseded(session, request_id, error=error)
         row.zoom_http_status = error.http_status
         row.zoom_error_code = error.zoom_code
         row.zoom_error_message = error.zoom_message
@@ -358,6 +365,37 @@ def _record_failure(
         owe(session, result)
     logger.info("request %s: Zoom call ended %s (%s)", request_id, status, type(error).__name__)
     return result
+
+
+def _take_outcome(
+    session: Session, request_id: int, status: RequestStatus
+) -> SubaccountRequest | None:
+    """The one move out of `provisioning`, as a conditional UPDATE: of two holders (one whose
+    lease lapsed mid-call, one that took the job over and reconciled it) only the first to
+    commit records an outcome and owes its notices. None for the other."""
+    moved = session.execute(
+        update(SubaccountRequest)
+        .where(
+            SubaccountRequest.id == request_id,
+            SubaccountRequest.status == RequestStatus.PROVISIONING,
+        )
+        .values(status=status)
+    )
+    if not moved.rowcount:  # type: ignore[attr-defined]
+        return None
+    return session.get_one(SubaccountRequest, request_id, populate_existing=True)
+
+
+def _superseded(
+    session: Session,
+    request_id: int,
+    *,
+    account: CreatedAccount | None = None,
+    error: ZoomError | None = None,
+) -> ProvisionResult:
+    row = session.get_one(SubaccountRequest, request_id)
+    logger.info("request %s: its outcome was already recorded (%s)", request_id, row.status)
+    return ProvisionResult(request=row, account=account, error=error, superseded=True)
 
 
 def _finish(row: SubaccountRequest, *, keep_password: bool = False) -> None:

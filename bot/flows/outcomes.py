@@ -48,8 +48,10 @@ class Outcomes:
             settle_seconds=self.settings.settle_seconds,
             owe=self.owe_outcome_notices,
         )
-        if result.requeued:
-            return  # rate limited: nothing happened at Zoom, the worker runs it again later
+        if result.requeued or result.superseded:
+            # Rate limited: nothing happened at Zoom, the worker runs it again later. Superseded:
+            # another holder recorded the outcome and owed its notices.
+            return
         row = result.request
         if row.batch_id is not None:
             self._hooks.on_batch_row_done(row)  # progress and the report are per batch, not per row

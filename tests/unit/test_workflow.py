@@ -803,3 +803,48 @@ def test_approvals_of_one_request_do_not_count_for_another(sessions, vault):
         assert session.scalars(
             select(RequestApproval.approver_id).order_by(RequestApproval.id)
         ).all() == ["UA", "UB"]
+
+
+# -- two holders of one job (a lease that lapsed mid-call) ----------------------------------
+
+
+@pytest.mark.parametrize("late_answer", ["created", "refused"])
+def test_a_holder_whose_lease_lapsed_mid_call_records_nothing_after_the_taker_over(
+    sessions, vault, late_answer
+):
+    """The job's lease ran out while its holder waited on Zoom: another instance took the job
+    over, found the account and recorded it. The late holder must neither record a second
+    outcome nor owe Slack a second set of notices."""
+    request_id = approved_request(sessions, vault)
+    owed: list[str] = []
+
+    def owe(_session, result):
+        owed.append(result.request.status)
+
+    def taken_over(_body):
+        provisioning._record_success(
+            sessions,
+            owe=owe,
+            request_id=request_id,
+            account=ACCOUNT,
+            password=None,
+            reconciled=True,
+        )
+
+    error = ZoomEmailInUse("taken") if late_answer == "refused" else None
+    zoom = ZoomSimulator(during_call=taken_over, error=error)
+    result = provisioning.provision(
+        sessions, request_id=request_id, zoom=zoom, vault=vault, owe=owe
+    )
+
+    assert result.superseded
+    assert owed == [RequestStatus.CREATED]  # the taker-over's notices only
+    with sessions() as session:
+        row = session.get_one(SubaccountRequest, request_id)
+        results = session.scalars(
+            select(RequestEvent).where(
+                RequestEvent.request_id == request_id, RequestEvent.kind == "zoom_result"
+            )
+        ).all()
+    assert row.status == RequestStatus.CREATED
+    assert [event.detail.get("reconciled") for event in results] == [True]
