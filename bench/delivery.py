@@ -51,14 +51,14 @@ from bot.config import normalize_database_url
 from bot.db.models import RequestEvent, SlackOutbox, SubaccountRequest, WorkerHeartbeat
 from bot.db.session import make_engine
 from bot.passwords import generate_password
-from bot.sandbox import slack_emulator as slack_module
-from bot.sandbox import zoom_simulator as zoom_module
-from bot.sandbox.slack_emulator import SlackEmulator
-from bot.sandbox.slack_faults import RANDOM_KINDS
-from bot.sandbox.slack_signing import SlackSender
-from bot.sandbox.slack_state import ActionRefused
-from bot.sandbox.zoom_simulator import ZoomSimulator
 from bot.slack.ids import APPROVE_ACTION, PREVIEW_CALLBACK
+from sandbox import slack_emulator as slack_module
+from sandbox import zoom_simulator as zoom_module
+from sandbox.slack_emulator import SlackEmulator
+from sandbox.slack_faults import RANDOM_KINDS
+from sandbox.slack_signing import SlackSender
+from sandbox.slack_state import ActionRefused
+from sandbox.zoom_simulator import ZoomSimulator
 from tests.harness import (
     APPROVAL_CHANNEL,
     APPROVER,

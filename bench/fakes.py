@@ -1,4 +1,4 @@
-"""Fake Slack and fake Zoom (bot/sandbox) in a process of their own, driven by JSON lines on
+"""Fake Slack and fake Zoom (sandbox/) in a process of their own, driven by JSON lines on
 stdin/stdout, so their work never competes with the benchmark's client for a GIL.
 
 `python -m bench.fakes` is the child; `FakesProcess` is the parent's handle on it.
@@ -26,10 +26,10 @@ from bench.identities import (
     ZOOM_CLIENT_ID,
     ZOOM_CLIENT_SECRET,
 )
-from bot.sandbox import slack_emulator as slack_api
-from bot.sandbox import zoom_simulator as zoom_api
-from bot.sandbox.slack_emulator import SlackEmulator
-from bot.sandbox.zoom_simulator import Answer, ZoomSimulator
+from sandbox import slack_emulator as slack_api
+from sandbox import zoom_simulator as zoom_api
+from sandbox.slack_emulator import SlackEmulator
+from sandbox.zoom_simulator import Answer, ZoomSimulator
 
 # socketserver listens with a backlog of 5: a burst of calls from the bots' web and worker threads
 # would overflow it, and a dropped SYN costs the caller a 1 s retransmit that is not the bot's.

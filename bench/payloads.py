@@ -25,15 +25,15 @@ from bench.identities import (
 )
 from bot.passwords import PasswordVault
 from bot.preview import Draft, seal_draft
-from bot.sandbox.slack_signing import (
+from bot.slack.ids import APPROVE_ACTION, PREVIEW_CALLBACK
+from bot.validation import RequestInput
+from sandbox.slack_signing import (
     block_actions_body,
     reaction_added_body,
     sign,
     slash_command_body,
     view_submission_body,
 )
-from bot.slack.ids import APPROVE_ACTION, PREVIEW_CALLBACK
-from bot.validation import RequestInput
 
 # The bots' PASSWORD_ENCRYPTION_KEY (run.py gives it to them): submissions are sealed with it.
 ENCRYPTION_KEY = Fernet.generate_key().decode()

@@ -212,7 +212,7 @@ def measure_all(bench: Bench, *, started_loads: str, skip_zoom: bool = False) ->
         "**load generator**: wrk 4 (`-t1 -cN --timeout 3s`, Slack's ack deadline), replaying "
         "requests presigned with the signing secret moments before each run; approvals: "
         "a threaded keep-alive Python client that signs each request as it sends it",
-        "**fakes**: the sandbox's SlackEmulator and ZoomSimulator (bot/sandbox) in a "
+        "**fakes**: the sandbox's SlackEmulator and ZoomSimulator (sandbox/) in a "
         "separate process on 127.0.0.1",
         "**reaction_added** in the ack table is an approval reaction by a user on neither "
         "allowlist on a pending request's real approval message (`item_user` the bot user): "

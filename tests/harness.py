@@ -18,17 +18,17 @@ from bot.config import load_settings
 from bot.db.models import RequestEvent, SubaccountRequest
 from bot.db.session import make_session_factory
 from bot.runtime import Runtime, build_runtime, wait_until_idle
-from bot.sandbox.slack_emulator import SlackEmulator
-from bot.sandbox.slack_signing import (
+from bot.slack.ids import PREVIEW_CALLBACK
+from bot.web import make_http_server
+from sandbox.slack_emulator import SlackEmulator
+from sandbox.slack_signing import (
     SlackSender,
     checkboxes_value,
     email_value,
     plain_text_value,
     static_select_value,
 )
-from bot.sandbox.zoom_simulator import ZoomSimulator
-from bot.slack.ids import PREVIEW_CALLBACK
-from bot.web import make_http_server
+from sandbox.zoom_simulator import ZoomSimulator
 
 SIGNING_SECRET = "signing-secret-0123456789abcdef"
 BOT_TOKEN = "xoxb-test-token"

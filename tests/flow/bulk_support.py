@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.db.models import RequestBatch, RequestEvent, SubaccountRequest
-from bot.sandbox.slack_signing import plain_text_value, view_closed_body
+from sandbox.slack_signing import plain_text_value, view_closed_body
 from tests.flow.support import json_body
 from tests.harness import ORIGIN_CHANNEL, REQUESTER, BotHarness
 

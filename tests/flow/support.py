@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from bot.db.models import SubaccountRequest
-from bot.sandbox.slack_emulator import SlackCall
+from sandbox.slack_emulator import SlackCall
 from tests.harness import APPROVER, BotHarness
 
 

@@ -20,9 +20,9 @@ from bot.config import Settings, load_settings
 from bot.db.migrate import upgrade_to_head
 from bot.db.models import SubaccountRequest
 from bot.db.session import make_engine, make_session_factory, transaction
-from bot.sandbox.check_demo import break_everything, sandbox_services
-from bot.sandbox.slack_emulator import SlackEmulator
-from bot.sandbox.zoom_simulator import ZoomSimulator
+from sandbox.check_demo import break_everything, sandbox_services
+from sandbox.slack_emulator import SlackEmulator
+from sandbox.zoom_simulator import ZoomSimulator
 
 BOT_TOKEN = "xoxb-check-token-0123456789"
 SIGNING_SECRET = "check-signing-secret-abcdef"

@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.sandbox.slack_emulator import SlackEmulator
-from bot.sandbox.slack_signing import SlackSender
-from bot.sandbox.zoom_simulator import ZoomSimulator
+from sandbox.slack_emulator import SlackEmulator
+from sandbox.slack_signing import SlackSender
+from sandbox.zoom_simulator import ZoomSimulator
 from tests.harness import (
     BOT_TOKEN,
     ENCRYPTION_KEY,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.db.models import RequestBatch, SubaccountRequest
-from bot.sandbox.workspace import Outcome, Workspace
+from sandbox.workspace import Outcome, Workspace
 from tests.flow.support import approve, block_types, ephemerals, thread_replies
 from tests.harness import (
     APPROVAL_CHANNEL,

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from bot.db.models import RequestEvent, SubaccountRequest
 from bot.preview import GENERATED_PASSWORD
-from bot.sandbox.slack_signing import view_block_actions_body
 from bot.slack import ids
+from sandbox.slack_signing import view_block_actions_body
 from tests.flow.support import approve, dms, json_body, posts
 from tests.harness import (
     APPROVAL_CHANNEL,

@@ -5,8 +5,8 @@ import time
 import httpx
 import pytest
 
-from bot.sandbox.slack_signing import sign, slash_command_body, view_submission_body
 from bot.slack.ids import PREVIEW_CALLBACK
+from sandbox.slack_signing import sign, slash_command_body, view_submission_body
 from tests.flow.support import calls_after_startup
 from tests.harness import (
     ORIGIN_CHANNEL,

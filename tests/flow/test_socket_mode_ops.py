@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from bot import serve
-from bot.sandbox.slack_emulator import SlackEmulator
-from bot.sandbox.zoom_simulator import ZoomSimulator
+from sandbox.slack_emulator import SlackEmulator
+from sandbox.zoom_simulator import ZoomSimulator
 from tests.flow.test_health_and_startup import free_port, valid_settings
 from tests.harness import BOT_TOKEN, ZOOM_CLIENT_SECRET
 

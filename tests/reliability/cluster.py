@@ -35,10 +35,10 @@ from bot.config import normalize_database_url
 from bot.db.models import RequestEvent, SlackOutbox, SubaccountRequest
 from bot.db.session import make_engine, make_session_factory
 from bot.passwords import generate_password
-from bot.sandbox.slack_emulator import SlackEmulator
-from bot.sandbox.slack_signing import SlackSender
-from bot.sandbox.zoom_simulator import ZoomSimulator
 from bot.slack.ids import PREVIEW_CALLBACK
+from sandbox.slack_emulator import SlackEmulator
+from sandbox.slack_signing import SlackSender
+from sandbox.zoom_simulator import ZoomSimulator
 from tests.harness import (
     APPROVAL_CHANNEL,
     APPROVER,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot.sandbox.zoom_simulator import CREATE_AFTER_DELAY, CREATE_IF_CLIENT_WAITS, CREATE_ON_RECEIPT
+from sandbox.zoom_simulator import CREATE_AFTER_DELAY, CREATE_IF_CLIENT_WAITS, CREATE_ON_RECEIPT
 from tests.harness import APPROVER
 from tests.reliability.cluster import free_port, record_figures, wait_until
 

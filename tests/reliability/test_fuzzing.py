@@ -31,10 +31,10 @@ from sqlalchemy import func, select
 
 from bot.db.models import SubaccountRequest
 from bot.passwords import password_problems
-from bot.sandbox.slack_signing import view_submission_body
 from bot.slack.modal import request_modal
 from bot.validation import OPTION_FLAGS
 from bot.web import MAX_BODY_BYTES
+from sandbox.slack_signing import view_submission_body
 from tests.harness import (
     APPROVAL_CHANNEL,
     APPROVER,

@@ -10,7 +10,7 @@ import traceback
 
 import pytest
 
-from bot.sandbox.slack_signing import sign, view_submission_body
+from sandbox.slack_signing import sign, view_submission_body
 from tests.harness import (
     APPROVER,
     BOT_TOKEN,

@@ -11,16 +11,16 @@ import pytest
 
 from bot.passwords import PasswordVault
 from bot.preview import Draft, seal_draft
-from bot.sandbox.slack_signing import (
+from bot.slack.ids import PREVIEW_CALLBACK
+from bot.validation import RequestInput
+from bot.web import MAX_BODY_BYTES
+from sandbox.slack_signing import (
     block_actions_body,
     reaction_added_body,
     sign,
     slash_command_body,
     view_submission_body,
 )
-from bot.slack.ids import PREVIEW_CALLBACK
-from bot.validation import RequestInput
-from bot.web import MAX_BODY_BYTES
 from tests.harness import (
     APPROVAL_CHANNEL,
     APPROVER,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from bot.sandbox.audit_view import AuditReader
+from sandbox.audit_view import AuditReader
 from tests.harness import REQUESTER, running_bot
 
 CONTRACT_REQUEST_COLUMNS = {

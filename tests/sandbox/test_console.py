@@ -16,12 +16,12 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from bot.sandbox.audit_view import AuditReader
-from bot.sandbox.console import ConsoleParts, SandboxConsole
-from bot.sandbox.people import Person
-from bot.sandbox.slack_emulator import SlackEmulator
-from bot.sandbox.workspace import Workspace
-from bot.sandbox.zoom_simulator import ZoomSimulator
+from sandbox.audit_view import AuditReader
+from sandbox.console import ConsoleParts, SandboxConsole
+from sandbox.people import Person
+from sandbox.slack_emulator import SlackEmulator
+from sandbox.workspace import Workspace
+from sandbox.zoom_simulator import ZoomSimulator
 from tests.harness import (
     APPROVAL_CHANNEL,
     APPROVER,

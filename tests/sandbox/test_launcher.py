@@ -20,7 +20,7 @@ from typing import IO, Any
 import httpx
 
 REPO = Path(__file__).resolve().parents[2]
-LAUNCH = "import sys; from bot.sandbox.launcher import main; sys.exit(main(sys.argv[1:]))"
+LAUNCH = "import sys; from sandbox.launcher import main; sys.exit(main(sys.argv[1:]))"
 READY_PREFIX = "Sandbox ready: "
 # Meets Zoom's rules; distinctive enough that finding it anywhere means it leaked.
 TYPED_PASSWORD = "Sbx7Qv2Wn9Kt"

@@ -16,7 +16,7 @@ from playwright.sync_api import Page, Response, Route, expect
 pytestmark = pytest.mark.browser
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-STATIC_DIR = PROJECT_ROOT / "bot" / "sandbox" / "static"
+STATIC_DIR = PROJECT_ROOT / "sandbox" / "static"
 FAKE_ORIGIN = "http://sandbox.invalid"
 CONTENT_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
 MRKDWN = (

@@ -13,7 +13,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
-from bot.sandbox.slack_emulator import ActionRefused, SlackEmulator, SlackStateError
+from sandbox.slack_emulator import ActionRefused, SlackEmulator, SlackStateError
 
 BOT, ANN, BEN = "UZOOMBOT", "UANN0001", "UBEN0001"
 CHANNEL, OTHER = "CAPPROVALS", "CREQUESTS"

@@ -19,9 +19,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from bot.sandbox.slack_emulator import SlackCall, SlackEmulator
-from bot.sandbox.slack_faults import EDGE_ERROR_TEXT, ChannelBuckets
-from bot.sandbox.workspace import Outcome, Workspace
+from sandbox.slack_emulator import SlackCall, SlackEmulator
+from sandbox.slack_faults import EDGE_ERROR_TEXT, ChannelBuckets
+from sandbox.workspace import Outcome, Workspace
 
 BOT, ANN, BEN = "UZOOMBOT", "UANN0001", "UBEN0001"
 CHANNEL, OTHER = "CAPPROVALS", "CREQUESTS"

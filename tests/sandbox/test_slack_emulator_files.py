@@ -11,7 +11,7 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.sandbox.slack_emulator import SlackEmulator
+from sandbox.slack_emulator import SlackEmulator
 
 BOT, ANN = "UZOOMBOT", "UANN0001"
 CHANNEL = "CAPPROVALS"

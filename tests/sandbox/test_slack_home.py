@@ -10,8 +10,8 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.sandbox.slack_emulator import SlackEmulator
-from bot.sandbox.slack_signing import app_home_opened_body, view_block_actions_body
+from sandbox.slack_emulator import SlackEmulator
+from sandbox.slack_signing import app_home_opened_body, view_block_actions_body
 
 ANN, BEN = "UANN0001", "UBEN0001"
 HOME = {

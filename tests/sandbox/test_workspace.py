@@ -11,9 +11,9 @@ from contextlib import contextmanager
 import pytest
 from slack_sdk import WebClient
 
-from bot.sandbox.slack_emulator import SlackEmulator
-from bot.sandbox.view_state import UnsupportedInput, state_values
-from bot.sandbox.workspace import Outcome, Workspace
+from sandbox.slack_emulator import SlackEmulator
+from sandbox.view_state import UnsupportedInput, state_values
+from sandbox.workspace import Outcome, Workspace
 from tests.harness import (
     APPROVAL_CHANNEL,
     APPROVER,

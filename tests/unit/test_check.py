@@ -12,8 +12,8 @@ import pytest
 from bot.check.manifest import BOT_SCOPES
 from bot.check.report import failed, passed, render, scrub
 from bot.db.migrate import PROJECT_ROOT
-from bot.sandbox.slack_emulator import SlackEmulator
-from bot.sandbox.zoom_simulator import ZoomSimulator
+from sandbox.slack_emulator import SlackEmulator
+from sandbox.zoom_simulator import ZoomSimulator
 
 TOKEN = "xoxb-unit-token"
 

@@ -34,7 +34,7 @@ def record_calls(monkeypatch, target, *, takes_argv):
     [
         (["serve"], "bot.serve:serve", False),
         (["worker"], "bot.serve:run_worker", False),
-        (["sandbox", "--reset", "--port", "8001"], "bot.sandbox.launcher:main", True),
+        (["sandbox", "--reset", "--port", "8001"], "sandbox.launcher:main", True),
         (["export", "--format", "json"], "bot.audit_export:main", True),
         (["check", "--no-network"], "bot.check:main", True),
     ],
@@ -48,6 +48,30 @@ def test_each_subcommand_runs_its_code_with_the_rest_of_the_arguments(
 
     assert status == 7
     assert calls == [argv[1:]]
+
+
+@pytest.mark.parametrize(
+    ("missing", "advice"),
+    [
+        ("sandbox", "the sandbox is not installed: run it from a checkout of the repository"),
+        (
+            "jsonschema",
+            "the sandbox needs the `sandbox` extra: pip install -r requirements-dev.lock",
+        ),
+    ],
+)
+def test_sandbox_says_what_is_missing_when_its_package_or_extra_is_not_installed(
+    monkeypatch, capsys, missing, advice
+):
+    def import_module(name):
+        raise ModuleNotFoundError(f"No module named {missing!r}", name=missing)
+
+    monkeypatch.setattr("importlib.import_module", import_module)
+
+    status = cli.main(["sandbox"])
+
+    assert status == 2
+    assert capsys.readouterr().err == f"zoombot: {advice}\n"
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
 """How the project is installed and run: the locks agree with pyproject.toml and carry hashes,
-requirements.txt installs the runtime lock, only the Procfile's release step migrates, and no
-file of the project reaches outside its own tree."""
+requirements.txt installs the runtime lock, bot/ never imports the sandbox or the tests, only the
+Procfile's release step migrates, and no file of the project reaches outside its own tree."""
 
+import ast
 import re
 import shlex
 import subprocess
@@ -124,14 +125,15 @@ def test_make_install_reinstalls_when_a_lock_or_pyproject_changes():
     assert "--require-hashes -r requirements-dev.lock" in makefile
 
 
-# Every module of the bot but the sandbox's, imported with jsonschema made unimportable.
+# Every module of the bot, imported with jsonschema and the sandbox (a package of its own beside
+# bot/, the one that needs jsonschema) made unimportable.
 IMPORT_WITHOUT_JSONSCHEMA = """
 import importlib, pkgutil, sys
 sys.modules["jsonschema"] = None
+sys.modules["sandbox"] = None
 import app
 for module in pkgutil.walk_packages(["bot"], "bot."):
-    if not module.name.startswith("bot.sandbox"):
-        importlib.import_module(module.name)
+    importlib.import_module(module.name)
 """
 
 
@@ -146,6 +148,30 @@ def test_the_bot_runs_on_the_runtime_lock_alone_without_jsonschema():
     )
 
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def imported_packages(path):
+    """The top-level package of every import statement in one module (relative ones excluded)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name.partition(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.module.partition(".")[0]
+
+
+def test_no_bot_module_imports_the_sandbox_or_the_tests():
+    modules = sorted((ROOT / "bot").rglob("*.py"))
+
+    offenders = [
+        f"{path.relative_to(ROOT)}: {package}"
+        for path in modules
+        for package in imported_packages(path)
+        if package in {"sandbox", "tests"}
+    ]
+
+    assert Path("bot/cli.py") in [path.relative_to(ROOT) for path in modules]
+    assert offenders == []
 
 
 # -- the Procfile -----------------------------------------------------------------------------

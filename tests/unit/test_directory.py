@@ -7,8 +7,8 @@ import pytest
 from slack_sdk import WebClient
 
 from bot.policy import AccessPolicy, Allowlist
-from bot.sandbox.slack_emulator import SlackEmulator
 from bot.slack.directory import SlackDirectory
+from sandbox.slack_emulator import SlackEmulator
 
 CACHE_SECONDS = 300.0
 

@@ -18,8 +18,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
-from bot.sandbox.slack_emulator import SlackEmulator
-from bot.sandbox.slack_signing import (
+from sandbox.slack_emulator import SlackEmulator
+from sandbox.slack_signing import (
     SlackSender,
     checkboxes_value,
     email_value,

@@ -5,12 +5,6 @@ from typing import Any
 import pytest
 from slack_sdk.errors import SlackObjectFormationError
 
-from bot.sandbox.slack_signing import (
-    checkboxes_value,
-    email_value,
-    plain_text_value,
-    static_select_value,
-)
 from bot.slack.modal import (
     channel_from_metadata,
     notice_view,
@@ -19,6 +13,12 @@ from bot.slack.modal import (
     request_modal,
 )
 from bot.validation import RequestInput, validate_request
+from sandbox.slack_signing import (
+    checkboxes_value,
+    email_value,
+    plain_text_value,
+    static_select_value,
+)
 from tests.contract import CONTRACT_BLOCK_IDS
 
 

@@ -9,7 +9,6 @@ import httpx
 import pytest
 from jsonschema import Draft4Validator
 
-from bot.sandbox.zoom_simulator import ZoomSimulator, account_create_schema
 from bot.zoom import (
     CreatedAccount,
     ZoomAccountTransferError,
@@ -28,6 +27,7 @@ from bot.zoom import (
     ZoomUnreachable,
     ZoomValidationError,
 )
+from sandbox.zoom_simulator import ZoomSimulator, account_create_schema
 
 SECRET = "zoom-client-secret"
 

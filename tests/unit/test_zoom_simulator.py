@@ -8,15 +8,15 @@ import httpx
 import pytest
 from jsonschema import Draft4Validator
 
-from bot.sandbox.zoom_scenarios import (
+from sandbox.zoom_scenarios import (
     ACCOUNTS_OPENAPI,
     Scenario,
     ZoomScenarios,
     account_create_schema,
     schema_problems,
 )
-from bot.sandbox.zoom_simulator import ZoomSimulator
-from bot.sandbox.zoom_state import SimulatorStateError
+from sandbox.zoom_simulator import ZoomSimulator
+from sandbox.zoom_state import SimulatorStateError
 from tests.flow.support import approve, post_texts
 from tests.harness import ORIGIN_CHANNEL
 
@@ -434,7 +434,7 @@ def test_body_that_is_not_an_object_is_logged_without_its_text(api, sandbox):
 # -- the vendored schema ---------------------------------------------------------------------
 
 
-# bot/sandbox/accounts.openapi.json is an extract of Zoom's published Accounts (master) document,
+# sandbox/accounts.openapi.json is an extract of Zoom's published Accounts (master) document,
 # the /accounts path only. A change to it is a change to what the simulator accepts: update the
 # digest deliberately, with the reason in the commit.
 ACCOUNTS_OPENAPI_SHA256 = "3984ee8600d146b38bf1e9559f6955504719fed92ece23d41e763b19c8259726"

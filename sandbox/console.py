@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from bot.sandbox.audit_view import AuditReader
-from bot.sandbox.console_api import BadRequest, Body, ConsoleActions
-from bot.sandbox.loopback import LoopbackServer
-from bot.sandbox.people import Person
-from bot.sandbox.slack_emulator import SlackEmulator
-from bot.sandbox.workspace import Outcome, Workspace
-from bot.sandbox.zoom_simulator import ZoomSimulator
+from sandbox.audit_view import AuditReader
+from sandbox.console_api import BadRequest, Body, ConsoleActions
+from sandbox.loopback import LoopbackServer
+from sandbox.people import Person
+from sandbox.slack_emulator import SlackEmulator
+from sandbox.workspace import Outcome, Workspace
+from sandbox.zoom_simulator import ZoomSimulator
 
 logger = logging.getLogger(__name__)
 

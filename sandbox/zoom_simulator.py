@@ -32,8 +32,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from jsonschema import Draft4Validator
 
-from bot.sandbox.loopback import LoopbackServer
-from bot.sandbox.zoom_scenarios import (
+from sandbox.loopback import LoopbackServer
+from sandbox.zoom_scenarios import (
     RATE_LIMIT_MESSAGE,
     CreateAttempt,
     Scenario,
@@ -44,7 +44,7 @@ from bot.sandbox.zoom_scenarios import (
     rate_limit_headers,
     schema_problems,
 )
-from bot.sandbox.zoom_state import (
+from sandbox.zoom_state import (
     RECEIVED_LIMIT,
     SimulatorState,
     load_state,

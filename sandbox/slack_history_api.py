@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from bot.sandbox.slack_state import Record, WorkspaceState
+from sandbox.slack_state import Record, WorkspaceState
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 999

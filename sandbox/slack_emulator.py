@@ -23,20 +23,20 @@ from typing import Any, cast
 from urllib.parse import quote, urlsplit
 
 from bot.check.manifest import BOT_SCOPES
-from bot.sandbox.loopback import KeepAliveHTTPServer, LoopbackServer
-from bot.sandbox.slack_faults import CUT_SHORT, Fault, FaultControls, Reply, reply_for
-from bot.sandbox.slack_files import mime_type
-from bot.sandbox.slack_files_api import FilesApi
-from bot.sandbox.slack_history_api import HistoryApi
-from bot.sandbox.slack_state import (
+from sandbox.loopback import KeepAliveHTTPServer, LoopbackServer
+from sandbox.slack_faults import CUT_SHORT, Fault, FaultControls, Reply, reply_for
+from sandbox.slack_files import mime_type
+from sandbox.slack_files_api import FilesApi
+from sandbox.slack_history_api import HistoryApi
+from sandbox.slack_state import (
     BOT_ID,
     FIRST_TS_MICROSECONDS,
     ActionRefused,
     SlackStateError,
     WorkspaceState,
 )
-from bot.sandbox.slack_views import ViewStacks
-from bot.sandbox.slack_web_api import (
+from sandbox.slack_views import ViewStacks
+from sandbox.slack_web_api import (
     ApiAnswer,
     Params,
     WebApi,
@@ -211,7 +211,7 @@ class SlackEmulator(FaultControls, LoopbackServer):
         suffix = f"{quote(key, safe='')}-{number}" if key else str(number)
         return f"{self.origin}/response/{suffix}"
 
-    # -- the workspace side (what people do; used by bot.sandbox.workspace) -----------------
+    # -- the workspace side (what people do; used by sandbox.workspace) --------------------
 
     def issue_trigger(self, user_id: str, *, issued_at: float | None = None) -> str:
         """A trigger id a views.open can exchange within 3 s for a modal owned by `user_id`.

@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qsl
 
-from bot.sandbox.slack_state import BOT_ID, ActionRefused, WorkspaceState
-from bot.sandbox.slack_views import ViewStacks, view_answer
+from sandbox.slack_state import BOT_ID, ActionRefused, WorkspaceState
+from sandbox.slack_views import ViewStacks, view_answer
 
 # Form-encoded calls send these as JSON strings (slack_sdk sends chat.postMessage as JSON).
 JSON_STRING_KEYS = ("blocks", "view", "attachments", "metadata")

@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 
-from bot.sandbox.slack_emulator import ActionRefused, SlackEmulator
-from bot.sandbox.slack_signing import (
+from sandbox.slack_emulator import ActionRefused, SlackEmulator
+from sandbox.slack_signing import (
     Body,
     SlackSender,
     app_home_opened_body,
@@ -27,7 +27,7 @@ from bot.sandbox.slack_signing import (
     view_closed_body,
     view_submission_body,
 )
-from bot.sandbox.view_state import UnsupportedInput, state_values
+from sandbox.view_state import UnsupportedInput, state_values
 
 DELIVERED = "delivered"
 VIEW_CLOSED = "view_closed"

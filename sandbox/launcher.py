@@ -15,8 +15,8 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from types import FrameType
 
-from bot.sandbox.audit_view import AuditReader
-from bot.sandbox.bot_process import (
+from sandbox.audit_view import AuditReader
+from sandbox.bot_process import (
     POLL_SECONDS,
     PROJECT_ROOT,
     BotProcessError,
@@ -24,8 +24,8 @@ from bot.sandbox.bot_process import (
     running_bot,
     wait_until_ready,
 )
-from bot.sandbox.console import ConsoleParts, SandboxConsole
-from bot.sandbox.data_dir import (
+from sandbox.console import ConsoleParts, SandboxConsole
+from sandbox.data_dir import (
     SLACK_STATE_FILE,
     ZOOM_STATE_FILE,
     DataDirError,
@@ -33,18 +33,18 @@ from bot.sandbox.data_dir import (
     database_url,
     prepare_data_dir,
 )
-from bot.sandbox.people import (
+from sandbox.people import (
     BOT_NAME,
     BOT_ROLE_SETTINGS,
     BOT_USER_ID,
     CHANNELS,
     PEOPLE,
 )
-from bot.sandbox.slack_emulator import SlackEmulator
-from bot.sandbox.slack_state import SlackStateError
-from bot.sandbox.workspace import Workspace
-from bot.sandbox.zoom_simulator import ZoomSimulator
-from bot.sandbox.zoom_state import SimulatorStateError
+from sandbox.slack_emulator import SlackEmulator
+from sandbox.slack_state import SlackStateError
+from sandbox.workspace import Workspace
+from sandbox.zoom_simulator import ZoomSimulator
+from sandbox.zoom_state import SimulatorStateError
 
 DEFAULT_PORT = 8000
 DEFAULT_DATA_DIR = PROJECT_ROOT / ".sandbox"

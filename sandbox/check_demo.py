@@ -1,4 +1,4 @@
-"""`python -m bot.sandbox.check_demo [--broken]`: `zoombot check` against the sandbox's Slack
+"""`python -m sandbox.check_demo [--broken]`: `zoombot check` against the sandbox's Slack
 workspace and Zoom, started as `python app.py sandbox` starts them (same people, channels,
 settings, a database migrated as the bot does at start) in a throwaway folder; with --broken,
 against that setup with one thing of each kind broken, to show every failure and its fix."""
@@ -18,11 +18,11 @@ from bot.check.run import check
 from bot.config import Settings, load_settings
 from bot.db.migrate import upgrade_to_head
 from bot.db.session import make_engine
-from bot.sandbox.data_dir import database_url, prepare_data_dir
-from bot.sandbox.launcher import bot_environment, start_fakes
-from bot.sandbox.people import APPROVAL_CHANNEL, PEOPLE
-from bot.sandbox.slack_emulator import SlackEmulator
-from bot.sandbox.zoom_simulator import ZoomSimulator
+from sandbox.data_dir import database_url, prepare_data_dir
+from sandbox.launcher import bot_environment, start_fakes
+from sandbox.people import APPROVAL_CHANNEL, PEOPLE
+from sandbox.slack_emulator import SlackEmulator
+from sandbox.zoom_simulator import ZoomSimulator
 
 # The bot's environment variables that are no setting of bot.config.Settings.
 _NOT_SETTINGS = ("PATH", "PYTHONUNBUFFERED")
@@ -83,7 +83,7 @@ def break_everything(services: SandboxServices) -> Settings:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.sandbox.check_demo")
+    parser = argparse.ArgumentParser(prog="python -m sandbox.check_demo")
     parser.add_argument("--broken", action="store_true", help="break one thing of each kind")
     options = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder, sandbox_services(Path(folder)) as services:

@@ -10,8 +10,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from bot.sandbox.slack_state import BOT_ID, WorkspaceState
-from bot.sandbox.slack_web_api import ApiAnswer, Method, Params, error
+from sandbox.slack_state import BOT_ID, WorkspaceState
+from sandbox.slack_web_api import ApiAnswer, Method, Params, error
 
 
 class FilesApi:

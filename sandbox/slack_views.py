@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.sandbox.slack_state import ActionRefused
+from sandbox.slack_state import ActionRefused
 
 TRIGGER_LIFETIME_SECONDS = 3.0
 MAX_STACK_DEPTH = 3  # Slack's limit on views pushed onto one modal

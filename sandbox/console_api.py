@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from typing import Any
 
-from bot.sandbox.people import Person
-from bot.sandbox.workspace import Outcome, Workspace
+from sandbox.people import Person
+from sandbox.workspace import Outcome, Workspace
 
 Body = dict[str, Any]
 

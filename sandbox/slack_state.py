@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from bot.sandbox.slack_files import FileStore
+from sandbox.slack_files import FileStore
 
 STATE_FORMAT = 1
 TEAM_ID = "T0001"
