@@ -36,10 +36,20 @@ def procfile_web_command(procfile: Path = PROCFILE) -> str:
     return procfile_command("web", procfile)
 
 
+def command_words(kind: str, procfile: Path = PROCFILE) -> list[str]:
+    """The Procfile's command without its leading `NAME=value` settings: the Procfile's
+    `AUTO_MIGRATE=false` is left out, as each bench server migrates its fresh database at start
+    (what the release step would have done)."""
+    words = shlex.split(procfile_command(kind, procfile))
+    while words and "=" in words[0] and not words[0].startswith("-"):
+        words.pop(0)
+    return words
+
+
 def worker_argv(procfile: Path = PROCFILE) -> list[str]:
     """The Procfile's worker command, word for word, except `python` is this venv's and the
     script is named by its path (the servers run in the work directory, not the project)."""
-    words = shlex.split(procfile_command("worker", procfile))
+    words = command_words("worker", procfile)
     if Path(words[0]).name not in ("python", "python3"):
         raise RuntimeError(f"the Procfile's worker: line does not run python: {words[0]}")
     argv = [sys.executable]
@@ -51,7 +61,7 @@ def worker_argv(procfile: Path = PROCFILE) -> list[str]:
 
 def gunicorn_argv(*, port: int, app_target: str, procfile: Path = PROCFILE) -> list[str]:
     """The Procfile's web command, word for word, except the bind address and the app."""
-    words = shlex.split(procfile_web_command(procfile))
+    words = command_words("web", procfile)
     if words[0] != "gunicorn":
         raise RuntimeError(f"the Procfile's web: line does not run gunicorn: {words[0]}")
     argv = [str(Path(sys.executable).with_name("gunicorn"))]
