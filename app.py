@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 
 from bot.cli import main
-from bot.serve import wsgi
+from bot.runtime.serve import wsgi
 
 __all__ = ["wsgi"]
 

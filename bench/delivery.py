@@ -50,7 +50,7 @@ from bench.servers import _die_with_parent, free_port
 from bot.config import normalize_database_url
 from bot.db.models import RequestEvent, SlackOutbox, SubaccountRequest, WorkerHeartbeat
 from bot.db.session import make_engine
-from bot.passwords import generate_password
+from bot.requests.passwords import generate_password
 from bot.slack.ids import APPROVE_ACTION, PREVIEW_CALLBACK
 from sandbox import slack_emulator as slack_module
 from sandbox import zoom_simulator as zoom_module

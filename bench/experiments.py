@@ -10,10 +10,10 @@ from types import ModuleType
 from typing import Any
 
 import app
-import bot.runtime
-from bot.background import BackgroundTasks
+import bot.runtime.compose
 from bot.db.session import make_engine
-from bot.web import WSGIApp
+from bot.runtime.tasks import BackgroundTasks
+from bot.runtime.web import WSGIApp
 
 
 def _replace(module: ModuleType, name: str, value: object) -> None:
@@ -34,19 +34,19 @@ def switch_interval() -> WSGIApp:
 
 def no_pre_ping() -> WSGIApp:
     """No `SELECT 1` on every pool checkout."""
-    _replace(bot.runtime, "make_engine", _without_pre_ping)
+    _replace(bot.runtime.compose, "make_engine", _without_pre_ping)
     return app.wsgi()
 
 
 def small_pool() -> WSGIApp:
     """Two pool threads (views.open, ephemerals) per gunicorn worker instead of eight."""
-    _replace(bot.runtime, "BackgroundTasks", partial(BackgroundTasks, max_workers=2))
+    _replace(bot.runtime.compose, "BackgroundTasks", partial(BackgroundTasks, max_workers=2))
     return app.wsgi()
 
 
 def combined() -> WSGIApp:
     """All of the above."""
     sys.setswitchinterval(0.0005)
-    _replace(bot.runtime, "make_engine", _without_pre_ping)
-    _replace(bot.runtime, "BackgroundTasks", partial(BackgroundTasks, max_workers=2))
+    _replace(bot.runtime.compose, "make_engine", _without_pre_ping)
+    _replace(bot.runtime.compose, "BackgroundTasks", partial(BackgroundTasks, max_workers=2))
     return app.wsgi()

@@ -2,8 +2,8 @@
 exactly as Slack signs them; and the presigned request files wrk replays.
 
 The modal submission measured is the one that stores a request: the confirmation step's Submit
-(bot/preview.py), its values sealed with the bots' PASSWORD_ENCRYPTION_KEY exactly as the bot
-seals them when it answers the form's submit.
+(bot/requests/preview.py), its values sealed with the bots' PASSWORD_ENCRYPTION_KEY exactly
+as the bot seals them when it answers the form's submit.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from bench.identities import (
     REQUESTER,
     SIGNING_SECRET,
 )
-from bot.passwords import PasswordVault
-from bot.preview import Draft, seal_draft
+from bot.requests.passwords import PasswordVault
+from bot.requests.preview import Draft, seal_draft
+from bot.requests.validation import RequestInput
 from bot.slack.ids import APPROVE_ACTION, PREVIEW_CALLBACK
-from bot.validation import RequestInput
 from sandbox.slack_signing import (
     block_actions_body,
     reaction_added_body,

@@ -69,7 +69,7 @@ def classify(frames: list[str]) -> str:
     """gunicorn's gthread request threads come from a ThreadPoolExecutor with the default name;
     the web process's pool names its threads `zoombot_N`."""
     thread = next((frame for frame in frames if frame.startswith("thread (")), "")
-    if "zoombot" in thread or any("bot/background.py" in frame for frame in frames):
+    if "zoombot" in thread or any("bot/runtime/tasks.py" in frame for frame in frames):
         return "background"
     if any(".handle (gunicorn/workers/gthread.py" in frame for frame in frames):
         return "request"

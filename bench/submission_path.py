@@ -30,19 +30,19 @@ from slack_sdk import WebClient
 from bench.audit import postgres_admin_url, throwaway_postgres
 from bench.identities import APPROVAL_CHANNEL, APPROVER, COMMAND, ORIGIN_CHANNEL, REQUESTER
 from bench.stats import percentile
-from bot.background import BackgroundTasks
 from bot.config import normalize_database_url
 from bot.db.migrate import upgrade_to_head
 from bot.db.models import SubaccountRequest
 from bot.db.session import make_engine, make_session_factory
 from bot.flows.common import FlowHooks, FlowSettings
 from bot.flows.forms import RequestForms
-from bot.passwords import PasswordVault
-from bot.policy import AccessPolicy, Allowlist
-from bot.preview import Draft, seal_draft
-from bot.slack.blocks import ApprovalSettings, request_message
+from bot.requests.passwords import PasswordVault
+from bot.requests.policy import AccessPolicy, Allowlist
+from bot.requests.preview import Draft, seal_draft
+from bot.requests.validation import RequestInput
+from bot.runtime.tasks import BackgroundTasks
 from bot.slack.notifier import Notifier
-from bot.validation import RequestInput
+from bot.slack.render.blocks import ApprovalSettings, request_message
 
 WARMUP_CALLS = 200
 APPROVAL = ApprovalSettings(

@@ -24,13 +24,13 @@ class Command:
 
 
 def _serve(_argv: list[str]) -> int:
-    from bot.serve import serve  # noqa: PLC0415
+    from bot.runtime.serve import serve  # noqa: PLC0415
 
     return serve()
 
 
 def _worker(_argv: list[str]) -> int:
-    from bot.serve import run_worker  # noqa: PLC0415
+    from bot.runtime.serve import run_worker  # noqa: PLC0415
 
     return run_worker()
 
@@ -52,7 +52,7 @@ def _sandbox(argv: list[str]) -> int:
 
 
 def _export(argv: list[str]) -> int:
-    from bot.audit_export import main as export_main  # noqa: PLC0415
+    from bot.audit.export import main as export_main  # noqa: PLC0415
 
     return export_main(argv)
 

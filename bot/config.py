@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.durations import parse_duration
 from bot.errors import ConfigurationError
-from bot.passwords import parse_keys
+from bot.requests.passwords import parse_keys
 
 _ALLOWLIST_ENTRY = re.compile(r"^(?:[UWS][A-Z0-9]+|[^@\s,]+@[^@\s,]+\.[^@\s,]+)$")
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]+$")

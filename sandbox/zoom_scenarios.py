@@ -13,7 +13,7 @@ from typing import Any
 
 from jsonschema import Draft4Validator
 
-from bot.passwords import password_problems
+from bot.requests.passwords import password_problems
 
 # Zoom's published Accounts (master) document, the /accounts path only, vendored so the sandbox
 # runs from a clone alone; tests/unit/test_zoom_simulator.py pins its digest.

@@ -17,9 +17,9 @@ from sqlalchemy import select
 from bot.config import load_settings
 from bot.db.models import RequestEvent, SubaccountRequest
 from bot.db.session import make_session_factory
-from bot.runtime import Runtime, build_runtime, wait_until_idle
+from bot.runtime.compose import Runtime, build_runtime, wait_until_idle
+from bot.runtime.web import make_http_server
 from bot.slack.ids import PREVIEW_CALLBACK
-from bot.web import make_http_server
 from sandbox.slack_emulator import SlackEmulator
 from sandbox.slack_signing import (
     SlackSender,

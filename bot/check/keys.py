@@ -12,8 +12,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.check.report import CheckResult, failed, passed
 from bot.config import Settings
 from bot.db.models import SubaccountRequest
-from bot.passwords import parse_keys
-from bot.runtime import key_file_path
+from bot.requests.passwords import parse_keys
+from bot.runtime.compose import key_file_path
 
 NAME = "Encryption key"
 GENERATE = (

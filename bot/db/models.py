@@ -118,8 +118,9 @@ class SubaccountRequest(Base):
     # UPDATE (`IS NULL` → now), so every step happens once across instances and restarts.
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # A row of a bulk request (bot/bulk.py): decided with its batch, never on its own; NULL for
-    # a request made with the form. batch_row is its line in the CSV (the header is line 1).
+    # A row of a bulk request (bot/flows/batches.py): decided with its batch, never on its
+    # own; NULL for a request made with the form. batch_row is its line in the CSV (the header
+    # is line 1).
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("request_batches.id"), index=True)
     batch_row: Mapped[int | None] = mapped_column(Integer)
     # A digest of the sealed confirmation step that stored this request: the same confirmation

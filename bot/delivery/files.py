@@ -18,15 +18,15 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import bulk_tracking
-from bot.audit_export import render as render_export
-from bot.audit_records import load_export
-from bot.bulk_delivery import add_batch_event
-from bot.bulk_report import failed_rows_text, outcome_csv, passwords_csv
+from bot.audit.export import render as render_export
+from bot.audit.records import load_export
 from bot.db.models import RequestBatch
 from bot.delivery import outbox
-from bot.passwords import PasswordVault
-from bot.slack.bulk_blocks import final_reply
+from bot.delivery.batch_delivery import add_batch_event
+from bot.provisioning.batch_report import failed_rows_text, outcome_csv, passwords_csv
+from bot.requests import batch_tracking
+from bot.requests.passwords import PasswordVault
+from bot.slack.render.batch_blocks import final_reply
 
 BATCH_OUTCOME = "batch_outcome"
 BATCH_PASSWORDS = "batch_passwords"
@@ -68,8 +68,8 @@ class Files:
     def _batch_outcome(self, batch_id: int) -> FileToShare:
         with self._sessions() as session:
             batch = session.get_one(RequestBatch, batch_id)
-            rows = bulk_tracking.rows_of(session, batch_id)
-            counts = bulk_tracking.counts(session, batch_id)
+            rows = batch_tracking.rows_of(session, batch_id)
+            counts = batch_tracking.counts(session, batch_id)
         return FileToShare(
             filename=f"bulk-request-{batch_id}-outcome.csv",
             title=f"Bulk request #{batch_id}: outcome per row",
@@ -80,7 +80,7 @@ class Files:
 
     def _batch_passwords(self, batch_id: int) -> FileToShare | None:
         with self._sessions() as session:
-            rows = bulk_tracking.rows_of(session, batch_id)
+            rows = batch_tracking.rows_of(session, batch_id)
         content, secrets = passwords_csv(rows, self._vault)
         if not secrets:
             return None
@@ -119,8 +119,8 @@ class Files:
         # No file (uploads refused, the channel gone): the counts and the failed rows as text.
         with self._sessions() as session:
             batch = session.get_one(RequestBatch, batch_id)
-            rows = bulk_tracking.rows_of(session, batch_id)
-            counts = bulk_tracking.counts(session, batch_id)
+            rows = batch_tracking.rows_of(session, batch_id)
+            counts = batch_tracking.counts(session, batch_id)
             session.expunge(batch)
         add_batch_event(db, batch_id=batch_id, kind="outcome_post_failed", detail={"error": error})
         text = f"{final_reply(batch, counts, attached=False)}\n{failed_rows_text(rows)}".strip()
@@ -132,7 +132,7 @@ class Files:
 
 def erase_batch_passwords(db: Connection, batch_id: int) -> None:
     with Session(bind=db) as session:
-        bulk_tracking.erase_passwords(session, batch_id=batch_id)
+        batch_tracking.erase_passwords(session, batch_id=batch_id)
         session.flush()
 
 
@@ -169,6 +169,6 @@ def _audit_export(sessions: sessionmaker[Session], payload: dict[str, Any]) -> F
 
 def _export_failed(db: Connection, payload: dict[str, Any], *, error: str) -> list[outbox.Owed]:
     # Imported here: slack_export builds on the outbox, not the other way round.
-    from bot.slack_export import export_failed  # noqa: PLC0415
+    from bot.flows.export import export_failed  # noqa: PLC0415
 
     return export_failed(db, payload, error=error)

@@ -9,14 +9,14 @@ from collections.abc import Callable
 from slack_sdk.models.views import View
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import bulk_tracking, workflow
 from bot.db.models import RequestBatch, SubaccountRequest
 from bot.flows.outcomes import settled_result
-from bot.passwords import PasswordVault
-from bot.redaction import redact
-from bot.slack import messages
-from bot.slack.blocks import ApprovalSettings, Rendered, request_message
-from bot.slack.bulk_blocks import batch_message
+from bot.observability.redaction import redact
+from bot.requests import batch_tracking, workflow
+from bot.requests.passwords import PasswordVault
+from bot.slack.render import messages
+from bot.slack.render.batch_blocks import batch_message
+from bot.slack.render.blocks import ApprovalSettings, Rendered, request_message
 
 # A person's App Home view with an optional notice (HomeTab.view_for).
 HomeRenderer = Callable[[str, str | None], View]
@@ -71,7 +71,7 @@ class Renderer:
         """A bulk request's message as the batch stands now (its approvals, its progress)."""
         with self._sessions() as session:
             batch = session.get_one(RequestBatch, batch_id)
-            summary = bulk_tracking.load_summary(session, batch_id)
+            summary = batch_tracking.load_summary(session, batch_id)
             session.expunge(batch)
         return batch, batch_message(batch, summary, settings=self._approval)
 

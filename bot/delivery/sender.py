@@ -17,20 +17,19 @@ from typing import Any
 from slack_sdk import WebClient
 from sqlalchemy import Connection, Engine, select, update
 
-from bot import bulk_delivery
 from bot.db.models import RequestStatus, SlackOutbox, SubaccountRequest
-from bot.delivery import outbox
+from bot.delivery import batch_delivery, outbox
 from bot.delivery.file_upload import FileUploads
 from bot.delivery.files import Files
 from bot.delivery.outbox import POSTING_KINDS, Kind
 from bot.delivery.rendering import Renderer
 from bot.delivery.slack_errors import SlackFailure, Verdict, classify
 from bot.delivery.store import EVENTS, OutboxRow, OutboxStore, backoff_seconds
-from bot.passwords import PasswordVaultError
-from bot.redaction import forget_secret, register_secret
-from bot.slack import messages
-from bot.slack.blocks import ApprovalSettings, Rendered, mention
-from bot.workflow import attach_approval_message
+from bot.observability.redaction import forget_secret, register_secret
+from bot.requests.passwords import PasswordVaultError
+from bot.requests.workflow import attach_approval_message
+from bot.slack.render import messages
+from bot.slack.render.blocks import ApprovalSettings, Rendered, mention
 
 logger = logging.getLogger(__name__)
 
@@ -248,7 +247,7 @@ class Sender:
 
     def _batch_post(self, row: OutboxRow) -> None:
         assert row.channel_id is not None
-        batch_id = bulk_delivery.batch_id_of(row.payload)
+        batch_id = batch_delivery.batch_id_of(row.payload)
         batch, rendered = self._renderer.batch(batch_id)
         if batch.approval_ts is not None:  # posted by an earlier row
             self._settle(row, ts=batch.approval_ts, result="already_posted")
@@ -259,7 +258,7 @@ class Sender:
 
         def record(connection: Connection) -> None:
             # The ts first: a reaction that arrives from now on finds its batch.
-            bulk_delivery.batch_posted(
+            batch_delivery.batch_posted(
                 connection,
                 batch,
                 channel_id=row.channel_id or "",
@@ -272,10 +271,10 @@ class Sender:
         self._on_batch_posted(batch_id, row.channel_id, ts)
 
     def _batch_update(self, row: OutboxRow) -> None:
-        batch_id = bulk_delivery.batch_id_of(row.payload)
+        batch_id = batch_delivery.batch_id_of(row.payload)
         batch, rendered = self._renderer.batch(batch_id)
         if batch.approval_ts is None or batch.approval_channel_id is None:
-            if bulk_delivery.post_pending(self._engine, batch_id):
+            if batch_delivery.post_pending(self._engine, batch_id):
                 raise Deferred
             self._fail(row, SlackFailure(Verdict.PERMANENT, "no_approval_message"), alert=False)
             return
@@ -285,11 +284,11 @@ class Sender:
 
     def _batch_reply(self, row: OutboxRow) -> None:
         assert row.channel_id is not None
-        batch_id = bulk_delivery.batch_id_of(row.payload)
+        batch_id = batch_delivery.batch_id_of(row.payload)
         batch = self._renderer.batch_row(batch_id)
         text = str(row.payload.get("text") or "")
         thread_ts = batch.approval_ts
-        if thread_ts is None and bulk_delivery.post_pending(self._engine, batch_id):
+        if thread_ts is None and batch_delivery.post_pending(self._engine, batch_id):
             raise Deferred
         if thread_ts is None:
             # The batch's message could not be posted: say it in the channel instead.
@@ -305,7 +304,7 @@ class Sender:
         thread_ts = None
         if file.batch_id is not None:
             thread_ts = self._renderer.batch_row(file.batch_id).approval_ts
-            if thread_ts is None and bulk_delivery.post_pending(self._engine, file.batch_id):
+            if thread_ts is None and batch_delivery.post_pending(self._engine, file.batch_id):
                 raise Deferred
         channel = self._file_channel(row)
         for secret in file.secrets:
@@ -494,8 +493,8 @@ class Sender:
             )
             owed.append(_not_posted_notice(row))
         if row.kind == Kind.BATCH_POST:
-            batch = self._renderer.batch_row(bulk_delivery.batch_id_of(row.payload))
-            owed += bulk_delivery.batch_not_posted(
+            batch = self._renderer.batch_row(batch_delivery.batch_id_of(row.payload))
+            owed += batch_delivery.batch_not_posted(
                 connection, batch, channel_id=row.channel_id, error=error
             )
         if row.kind == Kind.FILE:

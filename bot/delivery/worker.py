@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.background import reference_id
 from bot.delivery.sender import Sender
 from bot.delivery.store import OutboxRow, OutboxStore, backoff_seconds
 from bot.observability.context import log_context
+from bot.runtime.tasks import reference_id
 
 logger = logging.getLogger(__name__)
 

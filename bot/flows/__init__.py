@@ -11,15 +11,15 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.background import BackgroundTasks
 from bot.flows.common import FlowHooks, FlowSettings
 from bot.flows.decisions import Decisions
 from bot.flows.forms import RequestForms
 from bot.flows.outcomes import Outcomes
 from bot.flows.queries import Queries
-from bot.passwords import PasswordVault
-from bot.policy import AccessPolicy
-from bot.provisioning import ZoomAccounts
+from bot.provisioning.job import ZoomAccounts
+from bot.requests.passwords import PasswordVault
+from bot.requests.policy import AccessPolicy
+from bot.runtime.tasks import BackgroundTasks
 from bot.slack.notifier import Notifier
 
 

@@ -11,8 +11,8 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import workflow
 from bot.db.models import SubaccountRequest
+from bot.requests import workflow
 
 # One logger name for all the flow modules: the one their log lines carried as bot/flows.py.
 logger = logging.getLogger("bot.flows")
@@ -44,7 +44,7 @@ class FlowHooks:
         self.on_job_due: Callable[[], None] = lambda: None
         # Set by the runtime to the Home tab's refresh: a request was decided or provisioned.
         self.on_request_changed: Callable[[SubaccountRequest], None] = lambda _row: None
-        # Set by the runtime to bulk onboarding (bot/bulk_runtime.py): a reaction on a message
+        # Set by the runtime to bulk onboarding (bot/runtime/batches.py): a reaction on a message
         # that is no single request's (True when it was a batch's), and a batch row's outcome.
         self.on_batch_reaction: Callable[..., bool] = lambda **_reaction: False
         self.on_batch_row_done: Callable[[SubaccountRequest], None] = lambda _row: None

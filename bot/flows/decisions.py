@@ -8,14 +8,14 @@ from collections.abc import Callable
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import workflow
 from bot.db.models import RequestStatus, SubaccountRequest
 from bot.flows.common import Choice, FlowHooks, FlowSettings, logger, record_event
-from bot.pending_notices import send_expired_dm
-from bot.policy import AccessPolicy, Verdict
-from bot.slack import messages
+from bot.flows.pending_notices import send_expired_dm
+from bot.requests import workflow
+from bot.requests.policy import AccessPolicy, Verdict
+from bot.requests.workflow import Decision, DecisionOutcome
 from bot.slack.notifier import Notifier
-from bot.workflow import Decision, DecisionOutcome
+from bot.slack.render import messages
 
 # How the person who decided is told what only they should see: an ephemeral in the channel
 # they clicked or reacted in, or the notice on their App Home.

@@ -11,19 +11,25 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import request_again, workflow
-from bot.background import BackgroundTasks
 from bot.delivery import outbox
+from bot.flows import request_again
 from bot.flows.common import FlowHooks, FlowSettings, logger
-from bot.passwords import PasswordVault
-from bot.policy import AccessPolicy, Verdict
-from bot.preview import Preview, PreviewError, Previews, PreviewTooLargeError
-from bot.slack import messages
-from bot.slack.blocks import escape, reason_fits
-from bot.slack.modal import request_form
+from bot.requests import workflow
+from bot.requests.passwords import PasswordVault
+from bot.requests.policy import AccessPolicy, Verdict
+from bot.requests.preview import Preview, PreviewError, Previews, PreviewTooLargeError
+from bot.requests.validation import (
+    InvalidRequestError,
+    RequestInput,
+    ValidRequest,
+    validate_request,
+)
+from bot.runtime.tasks import BackgroundTasks
 from bot.slack.notifier import Notifier
-from bot.slack.preview_view import filled_form, start_again_text, start_again_view
-from bot.validation import InvalidRequestError, RequestInput, ValidRequest, validate_request
+from bot.slack.render import messages
+from bot.slack.render.blocks import escape, reason_fits
+from bot.slack.render.modal import request_form
+from bot.slack.render.preview_view import filled_form, start_again_text, start_again_view
 
 
 @dataclass(frozen=True)
@@ -104,7 +110,8 @@ class RequestForms:
 
     def preview(self, *, user_id: str, channel_id: str | None, raw: RequestInput) -> Submission:
         """The form's submit: checked as submit() checks it but nothing is stored (a refusal is
-        still logged); a valid request is answered with its confirmation step (bot/preview.py)."""
+        still logged); a valid request is answered with its confirmation step
+        (bot/requests/preview.py)."""
         try:
             request = validate_request(raw, require_reason=self.settings.require_reason)
         except InvalidRequestError as invalid:

@@ -7,17 +7,18 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import ops_alerts, workflow
 from bot.db.models import RequestEvent, RequestStatus, SubaccountRequest
 from bot.delivery import outbox
+from bot.flows import ops_alerts
 from bot.flows.common import FlowHooks, FlowSettings
-from bot.passwords import PasswordVault
-from bot.provisioning import ProvisionResult, ZoomAccounts, provision
-from bot.redaction import redact
-from bot.slack import messages
+from bot.observability.redaction import redact
+from bot.provisioning.job import ProvisionResult, ZoomAccounts, provision
+from bot.provisioning.result_detail import error_from_detail
+from bot.requests import workflow
+from bot.requests.passwords import PasswordVault
 from bot.slack.notifier import Notifier
+from bot.slack.render import messages
 from bot.zoom.client import CreatedAccount
-from bot.zoom_result_detail import error_from_detail
 
 
 class Outcomes:
@@ -61,7 +62,8 @@ class Outcomes:
     def owe_outcome_notices(self, session: Session, result: ProvisionResult) -> None:
         """The message, the thread, the requester's channel and DMs and, when needed, the ops
         channel: owed in the transaction that records the outcome, with the `notified` event
-        that says so. A bulk row's outcome is told with its batch (bot/bulk_progress.py)."""
+        that says so. A bulk row's outcome is told with its batch
+        (bot/provisioning/batch_progress.py)."""
         row = result.request
         if row.batch_id is not None:
             return

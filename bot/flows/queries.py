@@ -1,5 +1,5 @@
 """The slash command's answers that change nothing: `status`, `list`, `help`, and `export`
-(started here, run by bot/slack_export.py)."""
+(started here, run by bot/export.py)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,16 @@ from datetime import UTC, datetime
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import history, slack_export, workflow
-from bot.background import BackgroundTasks
+from bot.audit import history
 from bot.db.models import SubaccountRequest
+from bot.flows import export
 from bot.flows.common import FlowSettings, logger
-from bot.policy import AccessPolicy
-from bot.slack import messages
+from bot.requests import workflow
+from bot.requests.policy import AccessPolicy
+from bot.runtime.tasks import BackgroundTasks
 from bot.slack.notifier import Notifier
-from bot.slack.request_list import request_list_text
+from bot.slack.render import messages
+from bot.slack.render.request_list import request_list_text
 
 
 class Queries:
@@ -68,7 +70,7 @@ class Queries:
 
     def export(self, *, user_id: str, arguments: list[str], response_url: str) -> str:
         """`/zoom-subaccount export …`: an approver's audit export, uploaded to their DM."""
-        exports = slack_export.SlackExports(
+        exports = export.SlackExports(
             sessions=self._sessions,
             policy=self._policy,
             notifier=self._notifier,
@@ -79,4 +81,4 @@ class Queries:
 
     def help_text(self, *, user_id: str) -> str:
         command = self.settings.slash_command
-        return slack_export.help_text(command, approver=self._policy.is_approver(user_id))
+        return export.help_text(command, approver=self._policy.is_approver(user_id))

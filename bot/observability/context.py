@@ -60,7 +60,7 @@ def bolt_context_middleware(body: dict[str, Any], req: Any, next_: Callable[[], 
 
     Bolt's sync middleware cannot wrap the listener (next_() only marks the chain to go on;
     the listener runs after every middleware returned), so the fields are set, not scoped:
-    the caller of dispatch bounds them (bot/web.py wraps each HTTP request in log_context),
+    the caller of dispatch bounds them (bot/runtime/web.py wraps each HTTP request in log_context),
     and the next payload on the thread replaces them (Socket Mode's pool threads)."""
     fields = {name: value for name, value in current_context().items() if name not in _SLACK_FIELDS}
     fields.update(slack_fields(body, headers=getattr(req, "headers", None) or {}))

@@ -1,6 +1,6 @@
 """The process's log handler: the familiar text lines, or with LOG_FORMAT=json one JSON object
 per line (time, level, logger, message, the context of context.py, the traceback), every string
-of it scrubbed of registered secrets (bot/redaction.py) whatever its source."""
+of it scrubbed of registered secrets (bot/observability/redaction.py) whatever its source."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from bot.observability.context import current_context
-from bot.redaction import install_log_redaction, redact
+from bot.observability.redaction import install_log_redaction, redact
 
 LogFormat = Literal["text", "json"]
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

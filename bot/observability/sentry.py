@@ -1,6 +1,6 @@
 """Optional error reporting to Sentry (SENTRY_DSN): initialised once per process, without
 personal data or local variables, and every string of every event and breadcrumb scrubbed of
-the registered secrets (bot/redaction.py) before it leaves the process."""
+the registered secrets (bot/observability/redaction.py) before it leaves the process."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import sentry_sdk
 from sentry_sdk.transport import Transport
 from sentry_sdk.types import Breadcrumb, BreadcrumbHint, Event, Hint
 
-from bot.redaction import REDACTED, redact
+from bot.observability.redaction import REDACTED, redact
 
 logger = logging.getLogger(__name__)
 

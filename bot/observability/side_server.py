@@ -10,7 +10,7 @@ from wsgiref.simple_server import WSGIServer
 
 from sqlalchemy import Engine
 
-from bot.web import HealthLimits, make_http_server, make_ops_app
+from bot.runtime.web import HealthLimits, make_http_server, make_ops_app
 
 logger = logging.getLogger(__name__)
 POLL_SECONDS = 0.2  # how soon close() is noticed by serve_forever

@@ -8,13 +8,13 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.background import BackgroundTasks, reference_id
-from bot.bulk_runtime import Bulk
 from bot.flows import Flows
-from bot.home import HomeTab
+from bot.flows.home import HomeTab
 from bot.observability.context import bolt_context_middleware
+from bot.runtime.batches import Bulk
+from bot.runtime.tasks import BackgroundTasks, reference_id
 from bot.slack.listeners import actions, commands, events, home, request_again, views
-from bot.slack.listeners import bulk as bulk_listeners
+from bot.slack.listeners import batches as bulk_listeners
 
 logger = logging.getLogger(__name__)
 

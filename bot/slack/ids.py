@@ -26,7 +26,17 @@ HOME_VIEW_CALLBACK = "zoombot_home"
 HOME_APPROVE_ACTION = "home_approve_request"
 HOME_REJECT_ACTION = "home_reject_request"
 
-# The confirmation step after the request form (bot/preview.py): its Submit stores the request,
-# its Back button returns to the form filled in.
+# The confirmation step after the request form (bot/requests/preview.py): its Submit stores
+# the request, its Back button returns to the form filled in.
 PREVIEW_CALLBACK = "confirm_sub_account"
 PREVIEW_BACK_ACTION = "preview_back"
+
+# Bulk requests: the CSV form, its per-row preview, and the buttons on a batch's message.
+BULK_FORM_CALLBACK = "bulk_upload"
+BULK_PREVIEW_CALLBACK = "bulk_preview"
+# The form's inputs: block_id and action_id alike.
+BULK_FILE = "bulk_file"
+BULK_TEXT = "bulk_csv"
+# On a batch's approval message; the value is the batch id.
+APPROVE_BATCH_ACTION = "approve_batch"
+REJECT_BATCH_ACTION = "reject_batch"

@@ -15,10 +15,10 @@ from slack_sdk.models.views import View
 from slack_sdk.webhook import WebhookClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.background import BackgroundTasks
 from bot.db.models import SubaccountRequest
 from bot.delivery import outbox
-from bot.slack.blocks import ApprovalSettings, Rendered
+from bot.runtime.tasks import BackgroundTasks
+from bot.slack.render.blocks import ApprovalSettings, Rendered
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from bot.redaction import forget_secret, register_secret
+from bot.observability.redaction import forget_secret, register_secret
 from bot.zoom.errors import (
     ZoomAuthError,
     ZoomError,

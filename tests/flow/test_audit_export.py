@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from bot.audit_export import CSV_COLUMNS, main
+from bot.audit.export import CSV_COLUMNS, main
 from bot.db.models import SubaccountRequest
 from tests.flow.support import approve
 from tests.harness import (
@@ -23,7 +23,7 @@ from tests.harness import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-EXPORT = "import sys; from bot.audit_export import main; sys.exit(main(sys.argv[1:]))"
+EXPORT = "import sys; from bot.audit.export import main; sys.exit(main(sys.argv[1:]))"
 YESTERDAY = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
 
 

@@ -6,9 +6,9 @@ import time
 
 from sqlalchemy import select
 
-from bot import workflow
 from bot.db.models import RequestEvent, SlackOutbox
 from bot.delivery.sender import METADATA_TYPE
+from bot.requests import workflow
 from tests.flow.bulk_support import (
     batch,
     batch_event_kinds,

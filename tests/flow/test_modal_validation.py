@@ -9,7 +9,7 @@ import json
 import pytest
 from cryptography.fernet import Fernet
 
-from bot.passwords import password_problems
+from bot.requests.passwords import password_problems
 from tests.flow.support import approve, calls_after_startup, dms, json_body
 from tests.harness import ENCRYPTION_KEY, ORIGIN_CHANNEL, REQUESTER, running_bot
 

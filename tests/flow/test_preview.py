@@ -11,7 +11,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
 from bot.db.models import RequestEvent, SubaccountRequest
-from bot.preview import GENERATED_PASSWORD
+from bot.requests.preview import GENERATED_PASSWORD
 from bot.slack import ids
 from sandbox.slack_signing import view_block_actions_body
 from tests.flow.support import approve, dms, json_body, posts

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from bot.audit_export import CSV_COLUMNS
+from bot.audit.export import CSV_COLUMNS
 from bot.db.models import SlackOutbox, SubaccountRequest
 from tests.flow.support import approve
 from tests.harness import APPROVER, GOOD_PASSWORD, OUTSIDER, REQUESTER, BotHarness

@@ -34,7 +34,7 @@ from sqlalchemy import Engine, MetaData, select
 from bot.config import normalize_database_url
 from bot.db.models import RequestEvent, SlackOutbox, SubaccountRequest
 from bot.db.session import make_engine, make_session_factory
-from bot.passwords import generate_password
+from bot.requests.passwords import generate_password
 from bot.slack.ids import PREVIEW_CALLBACK
 from sandbox.slack_emulator import SlackEmulator
 from sandbox.slack_signing import SlackSender

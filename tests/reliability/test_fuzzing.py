@@ -30,10 +30,10 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.db.models import SubaccountRequest
-from bot.passwords import password_problems
-from bot.slack.modal import request_modal
-from bot.validation import OPTION_FLAGS
-from bot.web import MAX_BODY_BYTES
+from bot.requests.passwords import password_problems
+from bot.requests.validation import OPTION_FLAGS
+from bot.runtime.web import MAX_BODY_BYTES
+from bot.slack.render.modal import request_modal
 from sandbox.slack_signing import view_submission_body
 from tests.harness import (
     APPROVAL_CHANNEL,

@@ -9,11 +9,11 @@ import httpx
 import psycopg
 import pytest
 
-from bot.passwords import PasswordVault
-from bot.preview import Draft, seal_draft
+from bot.requests.passwords import PasswordVault
+from bot.requests.preview import Draft, seal_draft
+from bot.requests.validation import RequestInput
+from bot.runtime.web import MAX_BODY_BYTES
 from bot.slack.ids import PREVIEW_CALLBACK
-from bot.validation import RequestInput
-from bot.web import MAX_BODY_BYTES
 from sandbox.slack_signing import (
     block_actions_body,
     reaction_added_body,

@@ -1,11 +1,11 @@
-"""Tests of bot.audit_export's arguments and of what an export row may contain."""
+"""Tests of bot.audit.export's arguments and of what an export row may contain."""
 
 from datetime import UTC, datetime
 
 import pytest
 
-from bot.audit_export import UsageError, _safe_cell, main, parse_arguments, parse_moment
-from bot.audit_records import MASK, scrub
+from bot.audit.export import UsageError, _safe_cell, main, parse_arguments, parse_moment
+from bot.audit.records import MASK, scrub
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

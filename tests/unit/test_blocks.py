@@ -1,4 +1,4 @@
-"""Tests of bot.slack.blocks: the approval message in every state, escaping, no passwords."""
+"""Tests of bot.slack.render.blocks: the approval message in every state, escaping, no passwords."""
 
 import json
 from datetime import UTC, datetime
@@ -8,8 +8,8 @@ import pytest
 from cryptography.fernet import Fernet
 
 from bot.db.models import RequestStatus, SubaccountRequest
-from bot.passwords import PasswordVault
-from bot.slack.blocks import (
+from bot.requests.passwords import PasswordVault
+from bot.slack.render.blocks import (
     ApprovalSettings,
     Rendered,
     describe_options,

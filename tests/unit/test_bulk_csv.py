@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.bulk_csv import MAX_ROWS, CsvProblem, parse_bulk_csv
+from bot.requests.csv_rows import MAX_ROWS, CsvProblem, parse_bulk_csv
 
 
 def parse(text, *, require_reason=True):

@@ -1,6 +1,6 @@
 """A bulk request's decision and what it owes Slack: the `owe` hook runs inside the transaction
 that approves, rejects or expires the batch, so the decision and its notices commit together or
-not at all (as bot/workflow.py does for one request)."""
+not at all (as bot/requests/workflow.py does for one request)."""
 
 from __future__ import annotations
 
@@ -12,17 +12,17 @@ from cryptography.fernet import Fernet
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import bulk_decisions, bulk_workflow
-from bot.bulk_csv import ValidRow
-from bot.bulk_decisions import BatchDecision
 from bot.config import normalize_database_url
 from bot.db.migrate import upgrade_to_head
 from bot.db.models import RequestBatch, RequestEvent, SlackOutbox, SubaccountRequest
 from bot.db.session import make_engine, make_session_factory
 from bot.delivery import outbox
-from bot.passwords import PasswordVault
-from bot.validation import ValidRequest
-from bot.workflow import DecisionOutcome
+from bot.requests import batch_decisions, batches
+from bot.requests.batch_decisions import BatchDecision
+from bot.requests.csv_rows import ValidRow
+from bot.requests.passwords import PasswordVault
+from bot.requests.validation import ValidRequest
+from bot.requests.workflow import DecisionOutcome
 
 TTL = timedelta(hours=24)
 REQUESTER, APPROVER, SECOND_APPROVER = "UREQ1", "UAPP1", "UAPP2"
@@ -61,10 +61,10 @@ def pending_batch(
         for n in range(1, rows + 1)
     ]
     with sessions.begin() as session:
-        draft_id = bulk_workflow.save_draft(
+        draft_id = batches.save_draft(
             session, requester_id=REQUESTER, channel_id="CORIGIN1", rows=valid, vault=vault
         )
-        bulk_workflow.submit_draft(
+        batches.submit_draft(
             session,
             draft_id=draft_id,
             requester_id=REQUESTER,
@@ -120,7 +120,7 @@ def test_an_approval_whose_notices_fail_leaves_the_batch_undecided(sessions):
     batch_id = pending_batch(sessions)
 
     with pytest.raises(OweFailed):
-        bulk_decisions.approve(
+        batch_decisions.approve(
             sessions,
             batch_id=batch_id,
             approver_id=APPROVER,
@@ -143,7 +143,7 @@ def test_a_rejection_whose_notices_fail_leaves_the_batch_undecided(sessions):
     before = state(sessions, batch_id)
 
     with pytest.raises(OweFailed):
-        bulk_decisions.reject(
+        batch_decisions.reject(
             sessions, batch_id=batch_id, rejecter_id=APPROVER, ttl=TTL, owe=failing_owe
         )
 
@@ -160,7 +160,7 @@ def test_an_expiry_whose_notices_fail_leaves_the_batch_pending(sessions):
     before = state(sessions, batch_id)
 
     with pytest.raises(OweFailed):
-        bulk_decisions.expire(sessions, batch_id=batch_id, ttl=TTL, actor_id=None, owe=failing_owe)
+        batch_decisions.expire(sessions, batch_id=batch_id, ttl=TTL, actor_id=None, owe=failing_owe)
 
     assert state(sessions, batch_id) == before
     assert before["rows"] == PENDING_ROWS
@@ -205,15 +205,15 @@ def decide(
     batch_id: int,
     choice: str,
     *,
-    owe: bulk_decisions.OweNotices,
+    owe: batch_decisions.OweNotices,
     user_id: str = APPROVER,
     required_approvals: int = 1,
 ) -> BatchDecision:
     if choice == "reject":
-        return bulk_decisions.reject(
+        return batch_decisions.reject(
             sessions, batch_id=batch_id, rejecter_id=user_id, ttl=TTL, owe=owe
         )
-    return bulk_decisions.approve(
+    return batch_decisions.approve(
         sessions,
         batch_id=batch_id,
         approver_id=user_id,
@@ -262,7 +262,7 @@ def test_an_expiry_owes_its_notices_before_it_commits(sessions):
     backdate(sessions, batch_id, by=TTL + timedelta(hours=1))
     owed = Recorder(sessions)
 
-    assert bulk_decisions.expire(sessions, batch_id=batch_id, ttl=TTL, actor_id=None, owe=owed)
+    assert batch_decisions.expire(sessions, batch_id=batch_id, ttl=TTL, actor_id=None, owe=owed)
 
     assert owed.calls == [(DecisionOutcome.EXPIRED, "expired", "pending_approval", [])]
 
@@ -309,7 +309,7 @@ def test_only_the_first_expiry_owes_its_notices(sessions):
     owed = Recorder(sessions)
 
     won = [
-        bulk_decisions.expire(sessions, batch_id=batch_id, ttl=TTL, actor_id=None, owe=owed)
+        batch_decisions.expire(sessions, batch_id=batch_id, ttl=TTL, actor_id=None, owe=owed)
         for _ in range(2)
     ]
 

@@ -32,10 +32,10 @@ def record_calls(monkeypatch, target, *, takes_argv):
 @pytest.mark.parametrize(
     ("argv", "target", "takes_argv"),
     [
-        (["serve"], "bot.serve:serve", False),
-        (["worker"], "bot.serve:run_worker", False),
+        (["serve"], "bot.runtime.serve:serve", False),
+        (["worker"], "bot.runtime.serve:run_worker", False),
         (["sandbox", "--reset", "--port", "8001"], "sandbox.launcher:main", True),
-        (["export", "--format", "json"], "bot.audit_export:main", True),
+        (["export", "--format", "json"], "bot.audit.export:main", True),
         (["check", "--no-network"], "bot.check:main", True),
     ],
 )

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import pytest
 from slack_sdk import WebClient
 
-from bot.policy import AccessPolicy, Allowlist
+from bot.requests.policy import AccessPolicy, Allowlist
 from bot.slack.directory import SlackDirectory
 from sandbox.slack_emulator import SlackEmulator
 

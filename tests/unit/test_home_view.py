@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.db.models import SubaccountRequest
-from bot.home import MINE_SHOWN, WAITING_SHOWN, team_domain_from_url
-from bot.slack.home_view import HomeContent, Waiting, home_view
+from bot.flows.home import MINE_SHOWN, WAITING_SHOWN, team_domain_from_url
+from bot.slack.render.home_view import HomeContent, Waiting, home_view
 
 NOW = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
 

@@ -11,7 +11,7 @@ from bot.config import normalize_database_url
 from bot.db.migrate import upgrade_to_head
 from bot.db.models import RequestStatus, SubaccountRequest
 from bot.db.session import make_engine, make_session_factory
-from bot.jobs import ProvisioningWorker
+from bot.provisioning.worker import ProvisioningWorker
 
 
 @pytest.fixture

@@ -1,18 +1,19 @@
-"""Tests of bot.slack.modal: the request modal's shape (CONTRACT.md) and reading its state back."""
+"""Tests of bot.slack.render.modal:
+the request modal's shape (CONTRACT.md) and reading its state back."""
 
 from typing import Any
 
 import pytest
 from slack_sdk.errors import SlackObjectFormationError
 
-from bot.slack.modal import (
+from bot.requests.validation import RequestInput, validate_request
+from bot.slack.render.modal import (
     channel_from_metadata,
     notice_view,
     parse_state,
     request_form,
     request_modal,
 )
-from bot.validation import RequestInput, validate_request
 from sandbox.slack_signing import (
     checkboxes_value,
     email_value,

@@ -10,10 +10,10 @@ from slack_bolt import App, BoltRequest
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
-from bot.background import BackgroundTasks
 from bot.observability.context import bolt_context_middleware, log_context, slack_fields
 from bot.observability.logs import configure_logging
-from bot.redaction import REDACTED, forget_secret, register_secret
+from bot.observability.redaction import REDACTED, forget_secret, register_secret
+from bot.runtime.tasks import BackgroundTasks
 
 SECRET = "Tr0ub4dor-Zq7-s3cret"
 logger = logging.getLogger("zoombot.test")
@@ -211,7 +211,7 @@ def test_a_listener_run_through_bolt_logs_with_the_payloads_context(json_logs):
         body=f"payload={quote(payload)}",
         headers={"content-type": ["application/x-www-form-urlencoded"], "x-slack-retry-num": ["1"]},
     )
-    with log_context():  # what bot/web.py does around each request: the fields end with it
+    with log_context():  # what bot/runtime/web.py does around each request: the fields end with it
         response = app.dispatch(request)
     logger.info("after")
 

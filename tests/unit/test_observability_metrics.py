@@ -17,8 +17,8 @@ from bot.db.models import (
     WorkerHeartbeat,
 )
 from bot.db.session import make_engine, make_session_factory
-from bot.redaction import forget_secret, register_secret
-from bot.web import HealthLimits, make_http_server, make_ops_app
+from bot.observability.redaction import forget_secret, register_secret
+from bot.runtime.web import HealthLimits, make_http_server, make_ops_app
 from tests.prometheus_text import parse, value
 
 SECRET = "hunter2-Secret-Zq9"

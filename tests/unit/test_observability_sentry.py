@@ -9,8 +9,8 @@ import sentry_sdk
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.transport import Transport
 
+from bot.observability.redaction import forget_secret, register_secret
 from bot.observability.sentry import init_sentry, shutdown_sentry
-from bot.redaction import forget_secret, register_secret
 
 PASSWORD = "Xk9mQ2vLp7zR-pw"
 TOKEN = "xoxb-1234-abcdef-token"

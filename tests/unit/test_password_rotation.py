@@ -5,9 +5,9 @@ from cryptography.fernet import Fernet
 
 from bot.config import load_settings
 from bot.errors import ConfigurationError
-from bot.passwords import PasswordVault, PasswordVaultError, parse_keys
-from bot.redaction import REDACTED, forget_secret, redact
-from bot.runtime import password_vault, protect_secrets
+from bot.observability.redaction import REDACTED, forget_secret, redact
+from bot.requests.passwords import PasswordVault, PasswordVaultError, parse_keys
+from bot.runtime.compose import password_vault, protect_secrets
 
 OLD, NEW = Fernet.generate_key(), Fernet.generate_key()
 REQUIRED = {

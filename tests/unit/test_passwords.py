@@ -1,4 +1,5 @@
-"""Tests of bot.passwords: Zoom's password rules, the generator, the vault and its key file."""
+"""Tests of bot.requests.passwords:
+Zoom's password rules, the generator, the vault and its key file."""
 
 import logging
 import stat
@@ -7,7 +8,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from bot.errors import BotError
-from bot.passwords import (
+from bot.requests.passwords import (
     PasswordVault,
     PasswordVaultError,
     generate_password,
@@ -259,7 +260,7 @@ def test_missing_parent_directories_of_the_key_file_are_created(tmp_path):
 
 
 def test_creating_a_key_warns_without_logging_the_key(tmp_path, caplog):
-    caplog.set_level(logging.WARNING, logger="bot.passwords")
+    caplog.set_level(logging.WARNING, logger="bot.requests.passwords")
 
     key = load_or_create_key(tmp_path / "zoombot.key")
 
@@ -271,7 +272,7 @@ def test_reusing_a_key_file_logs_no_warning(tmp_path, caplog):
     key_file = tmp_path / "zoombot.key"
     load_or_create_key(key_file)
     caplog.clear()
-    caplog.set_level(logging.WARNING, logger="bot.passwords")
+    caplog.set_level(logging.WARNING, logger="bot.requests.passwords")
 
     load_or_create_key(key_file)
 

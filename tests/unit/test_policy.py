@@ -1,10 +1,11 @@
-"""Tests of bot.policy: allowlists of user IDs, user groups and emails, and who may decide."""
+"""Tests of bot.requests.policy:
+allowlists of user IDs, user groups and emails, and who may decide."""
 
 from dataclasses import dataclass, field
 
 import pytest
 
-from bot.policy import AccessPolicy, Allowlist, Verdict
+from bot.requests.policy import AccessPolicy, Allowlist, Verdict
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Tests of bot.policy_audit on SQLite and PostgreSQL: the access lists compared at start."""
+"""Tests of bot.audit.access_lists on SQLite and PostgreSQL: the access lists compared at start."""
 
 import logging
 import threading
@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.audit.access_lists import audit_access_lists, canonical, record_list, record_lists
 from bot.config import normalize_database_url
 from bot.db.migrate import upgrade_to_head
 from bot.db.models import ConfigEvent
 from bot.db.session import make_engine, make_session_factory
-from bot.policy_audit import audit_access_lists, canonical, record_list, record_lists
 
 
 @pytest.fixture
@@ -124,7 +124,7 @@ def test_audit_at_start_survives_a_database_without_the_table(tmp_path, caplog):
     lists = SimpleNamespace(
         requester_allowlist=["U1"], approver_allowlist=["U2"], escalation_approvers=[]
     )
-    caplog.set_level(logging.WARNING, logger="bot.policy_audit")
+    caplog.set_level(logging.WARNING, logger="bot.audit.access_lists")
 
     changes = audit_access_lists(make_session_factory(engine), lists)
 

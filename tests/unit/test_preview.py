@@ -7,8 +7,8 @@ import zlib
 import pytest
 from cryptography.fernet import Fernet
 
-from bot.passwords import PasswordVault
-from bot.preview import (
+from bot.requests.passwords import PasswordVault
+from bot.requests.preview import (
     GENERATED_PASSWORD,
     METADATA_LIMIT,
     PREVIEW_TTL_SECONDS,
@@ -21,7 +21,8 @@ from bot.preview import (
     seal_draft,
     shown_body,
 )
-from bot.slack.preview_view import (
+from bot.requests.validation import RequestInput, validate_request
+from bot.slack.render.preview_view import (
     SECTION_LIMIT,
     approvers_text,
     channel_text,
@@ -30,7 +31,6 @@ from bot.slack.preview_view import (
     preview_view,
     zoom_json,
 )
-from bot.validation import RequestInput, validate_request
 
 KEY = Fernet.generate_key()
 TYPED = RequestInput(

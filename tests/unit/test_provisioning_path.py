@@ -9,15 +9,15 @@ from cryptography.fernet import Fernet
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import provisioning
 from bot.config import normalize_database_url
 from bot.db.migrate import upgrade_to_head
 from bot.db.models import RequestEvent, RequestStatus, SubaccountRequest
 from bot.db.session import make_engine, make_session_factory
 from bot.flows.outcomes import settled_result
-from bot.passwords import PasswordVault
-from bot.ratelimit import SharedRateLimiter
-from bot.slack import messages
+from bot.provisioning import job as provisioning
+from bot.provisioning.ratelimit import SharedRateLimiter
+from bot.requests.passwords import PasswordVault
+from bot.slack.render import messages
 from bot.zoom.client import CreatedAccount
 from bot.zoom.errors import (
     FieldError,

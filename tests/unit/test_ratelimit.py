@@ -5,7 +5,7 @@ import threading
 
 from bot.db.migrate import upgrade_to_head
 from bot.db.session import make_engine, make_session_factory
-from bot.ratelimit import SharedRateLimiter
+from bot.provisioning.ratelimit import SharedRateLimiter
 
 
 class FakeClock:

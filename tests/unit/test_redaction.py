@@ -1,4 +1,5 @@
-"""Tests of bot.redaction: registered secrets never reach a log record, whoever logs them."""
+"""Tests of bot.observability.redaction:
+registered secrets never reach a log record, whoever logs them."""
 
 import io
 import logging
@@ -6,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.redaction import (
+from bot.observability.redaction import (
     REDACTED,
     forget_secret,
     install_log_redaction,

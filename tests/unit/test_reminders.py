@@ -1,4 +1,5 @@
-"""Tests of bot.reminders on SQLite and PostgreSQL: each step once, at its time, never twice."""
+"""Tests of bot.requests.reminders on SQLite and PostgreSQL:
+each step once, at its time, never twice."""
 
 import threading
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from bot.config import normalize_database_url
 from bot.db.migrate import upgrade_to_head
 from bot.db.models import RequestEvent, RequestStatus, SubaccountRequest
 from bot.db.session import make_engine, make_session_factory
-from bot.reminders import PendingSchedule, PendingSweeper, Step, SweepStep, sweep
+from bot.requests.reminders import PendingSchedule, PendingSweeper, Step, SweepStep, sweep
 
 NOW = datetime.now(UTC)
 SCHEDULE = PendingSchedule(

@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.audit.history import recent_requests
 from bot.config import normalize_database_url
 from bot.db.migrate import upgrade_to_head
 from bot.db.models import SubaccountRequest
 from bot.db.session import make_engine, make_session_factory
-from bot.history import recent_requests
-from bot.slack.request_list import age, message_link, request_list_text
+from bot.slack.render.request_list import age, message_link, request_list_text
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

@@ -11,13 +11,13 @@ from cryptography.fernet import Fernet
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import workflow
 from bot.config import normalize_database_url
 from bot.db.migrate import upgrade_to_head
 from bot.db.models import RequestEvent, SubaccountRequest
 from bot.db.session import make_engine, make_session_factory
-from bot.passwords import PasswordVault, password_problems
-from bot.validation import ValidRequest
+from bot.requests import workflow
+from bot.requests.passwords import PasswordVault, password_problems
+from bot.requests.validation import ValidRequest
 
 REQUESTS: Table = SubaccountRequest.__table__  # type: ignore[assignment]
 EVENTS: Table = RequestEvent.__table__  # type: ignore[assignment]

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.audit_export import UsageError
-from bot.slack_export import ExportCommand, failure_text, file_name, parse_export_command
+from bot.audit.export import UsageError
+from bot.flows.export import ExportCommand, failure_text, file_name, parse_export_command
 
 NOW = datetime(2026, 11, 25, 10, 30, tzinfo=UTC)
 

@@ -1,4 +1,5 @@
-"""Tests of bot.validation: every rule of the modal, each error keyed by the field's block_id."""
+"""Tests of bot.requests.validation:
+every rule of the modal, each error keyed by the field's block_id."""
 
 from dataclasses import replace
 
@@ -6,8 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.slack.modal import request_modal
-from bot.validation import InvalidRequestError, RequestInput, ValidRequest, validate_request
+from bot.requests.validation import (
+    InvalidRequestError,
+    RequestInput,
+    ValidRequest,
+    validate_request,
+)
+from bot.slack.render.modal import request_modal
 
 VALID_PASSWORD = "Tr0ub4dor-Xq"
 BLOCK_IDS = frozenset(

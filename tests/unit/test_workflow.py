@@ -1,4 +1,5 @@
-"""Tests of bot.workflow on SQLite and PostgreSQL: submit, approve, reject, expire, provision."""
+"""Tests of bot.requests.workflow on SQLite and PostgreSQL:
+submit, approve, reject, expire, provision."""
 
 import json
 import threading
@@ -12,15 +13,16 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import provisioning, workflow
 from bot.config import normalize_database_url
 from bot.db.migrate import upgrade_to_head
 from bot.db.models import RequestApproval, RequestEvent, RequestStatus, SubaccountRequest
 from bot.db.session import make_engine, make_session_factory
-from bot.passwords import PasswordVault, password_problems
-from bot.redaction import REDACTED, redact
-from bot.validation import ValidRequest
-from bot.workflow import DecisionOutcome
+from bot.observability.redaction import REDACTED, redact
+from bot.provisioning import job
+from bot.requests import workflow
+from bot.requests.passwords import PasswordVault, password_problems
+from bot.requests.validation import ValidRequest
+from bot.requests.workflow import DecisionOutcome
 from bot.zoom.client import CreatedAccount
 from bot.zoom.errors import (
     ZoomEmailInUse,
@@ -156,7 +158,7 @@ def approved_request(sessions, vault, **overrides: Any) -> int:
 
 
 def provision(sessions, vault, request_id, zoom):
-    return provisioning.provision(sessions, request_id=request_id, zoom=zoom, vault=vault)
+    return job.provision(sessions, request_id=request_id, zoom=zoom, vault=vault)
 
 
 # -- submit --------------------------------------------------------------------------------
@@ -822,7 +824,7 @@ def test_a_holder_whose_lease_lapsed_mid_call_records_nothing_after_the_taker_ov
         owed.append(result.request.status)
 
     def taken_over(_body):
-        provisioning._record_success(
+        job._record_success(
             sessions,
             owe=owe,
             request_id=request_id,
@@ -833,9 +835,7 @@ def test_a_holder_whose_lease_lapsed_mid_call_records_nothing_after_the_taker_ov
 
     error = ZoomEmailInUse("taken") if late_answer == "refused" else None
     zoom = ZoomSimulator(during_call=taken_over, error=error)
-    result = provisioning.provision(
-        sessions, request_id=request_id, zoom=zoom, vault=vault, owe=owe
-    )
+    result = job.provision(sessions, request_id=request_id, zoom=zoom, vault=vault, owe=owe)
 
     assert result.superseded
     assert owed == [RequestStatus.CREATED]  # the taker-over's notices only

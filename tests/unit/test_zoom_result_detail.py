@@ -2,6 +2,7 @@
 
 import pytest
 
+from bot.provisioning.result_detail import error_detail, error_from_detail, wait_detail
 from bot.zoom.errors import (
     FieldError,
     ZoomAuthError,
@@ -11,7 +12,6 @@ from bot.zoom.errors import (
     ZoomServerError,
     ZoomValidationError,
 )
-from bot.zoom_result_detail import error_detail, error_from_detail, wait_detail
 
 
 def daily_limit() -> ZoomRateLimited:

@@ -6,10 +6,10 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.background import BackgroundTasks
-from bot.bulk import BulkFlows
+from bot.flows.batches import BulkFlows
 from bot.flows.forms import RequestForms
 from bot.flows.queries import Queries
+from bot.runtime.tasks import BackgroundTasks
 
 
 def register(

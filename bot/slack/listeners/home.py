@@ -7,9 +7,9 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.background import BackgroundTasks
 from bot.flows.common import Choice
-from bot.home import HomeTab
+from bot.flows.home import HomeTab
+from bot.runtime.tasks import BackgroundTasks
 from bot.slack import ids
 
 logger = logging.getLogger(__name__)

@@ -7,8 +7,8 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.background import BackgroundTasks
 from bot.flows.forms import RequestForms
+from bot.runtime.tasks import BackgroundTasks
 from bot.slack import ids
 
 logger = logging.getLogger(__name__)

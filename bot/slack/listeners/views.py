@@ -9,8 +9,8 @@ from slack_bolt import Ack, App
 
 from bot.flows.forms import RequestForms, Submission
 from bot.slack import ids
-from bot.slack.modal import channel_from_metadata, notice_view, parse_state
-from bot.slack.preview_view import preview_view
+from bot.slack.render.modal import channel_from_metadata, notice_view, parse_state
+from bot.slack.render.preview_view import preview_view
 
 
 def register(app: App, *, forms: RequestForms) -> None:
