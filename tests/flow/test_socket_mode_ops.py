@@ -8,7 +8,7 @@ import threading
 import httpx
 import pytest
 
-from bot.runtime.compose import serve
+from bot.runtime import serve
 from sandbox.slack_emulator import SlackEmulator
 from sandbox.zoom_simulator import ZoomSimulator
 from tests.flow.test_health_and_startup import free_port, valid_settings
