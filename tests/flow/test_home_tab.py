@@ -40,14 +40,14 @@ def open_home(bot, workspace, user_id):
     assert workspace.open_home(user_id) == DELIVERED
     bot.wait()
     assert len(publishes(bot, user_id)) == before + 1, "the bot did not publish the Home"
-    home = bot.slack.render.home_view(user_id)
+    home = bot.slack.home_view(user_id)
     assert home is not None
     return home["view"]
 
 
 def click_home(bot, workspace, user_id, request, action_id="home_approve_request"):
     """Click a button on `user_id`'s Home; return the Home re-published after it."""
-    home = bot.slack.render.home_view(user_id)
+    home = bot.slack.home_view(user_id)
     assert home is not None, f"{user_id} never opened the Home"
     before = len(publishes(bot, user_id))
     outcome = workspace.click_in_view(
@@ -59,7 +59,7 @@ def click_home(bot, workspace, user_id, request, action_id="home_approve_request
     assert outcome == DELIVERED, outcome
     bot.wait()
     assert len(publishes(bot, user_id)) > before, "the Home was not re-published"
-    return bot.slack.render.home_view(user_id)["view"]
+    return bot.slack.home_view(user_id)["view"]
 
 
 def forge_home_click(bot, user_id, request_id, action_id="home_approve_request"):
@@ -170,7 +170,7 @@ def test_the_requesters_open_home_follows_their_request(bot, workspace):
 
     approve(bot, request)
 
-    home = bot.slack.render.home_view(REQUESTER)["view"]
+    home = bot.slack.home_view(REQUESTER)["view"]
     assert text_of(home, f"home_mine_{request.id}").startswith(
         f":white_check_mark: *#{request.id}* created"
     )
@@ -301,7 +301,7 @@ def test_a_non_approvers_forged_home_click_is_refused_and_logged(bot):
     refused = bot.events(request.id)[-1]
     assert (refused.kind, refused.actor_id) == ("approve_refused", OUTSIDER)
     assert refused.detail == {"reason": "you are not on the list of approvers"}
-    home = bot.slack.render.home_view(OUTSIDER)["view"]
+    home = bot.slack.home_view(OUTSIDER)["view"]
     assert notice(home) == (
         f"You can't decide request #{request.id}: you are not on the list of approvers. "
         "(This was logged.)"
@@ -317,7 +317,7 @@ def test_a_requester_cannot_approve_their_own_request_from_the_home(database_url
         assert bot.request(request.id).status == "pending_approval"
         assert bot.event_kinds(request.id)[-1] == "approve_refused"
         assert "you cannot approve your own request" in notice(
-            bot.slack.render.home_view(APPROVER)["view"]
+            bot.slack.home_view(APPROVER)["view"]
         )
 
 
@@ -391,7 +391,7 @@ def test_a_second_home_approval_by_the_same_person_counts_once(database_url, tmp
         forge_home_click(bot, APPROVER, request.id)
 
         assert bot.request(request.id).status == "pending_approval"
-        assert notice(bot.slack.render.home_view(APPROVER)["view"]) == (
+        assert notice(bot.slack.home_view(APPROVER)["view"]) == (
             f"You already approved request #{request.id}; it is waiting for another approver."
         )
         assert ephemerals(bot, APPROVER) == []
