@@ -34,7 +34,7 @@ from bot.config import normalize_database_url
 from bot.db.migrate import upgrade_to_head
 from bot.db.models import SubaccountRequest
 from bot.db.session import make_engine, make_session_factory
-from bot.flows.common import FlowHooks, FlowSettings
+from bot.flows.common import FlowSettings
 from bot.flows.forms import RequestForms
 from bot.requests.passwords import PasswordVault
 from bot.requests.policy import AccessPolicy, Allowlist
@@ -134,7 +134,7 @@ def build_forms(database_url: str, vault: PasswordVault, tasks: RecordingTasks) 
         notifier=RenderingNotifier(),
         vault=vault,
         tasks=tasks,
-        hooks=FlowHooks(),
+        jobs_due=lambda: None,
     )
 
 

@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.db.models import RequestBatch, SubaccountRequest
 from bot.flows.outcomes import settled_result
 from bot.observability.redaction import redact
-from bot.requests import batch_tracking, workflow
+from bot.requests import batch_tracking
 from bot.requests.passwords import PasswordVault
+from bot.requests.subjects import Subject
 from bot.slack.render import messages
 from bot.slack.render.batch_blocks import batch_message
 from bot.slack.render.blocks import ApprovalSettings, Rendered, request_message
@@ -40,7 +41,7 @@ class Renderer:
         """The approval message as the request stands now, its outcome included once known."""
         with self._sessions() as session:
             row = session.get_one(SubaccountRequest, request_id)
-            approvers = workflow.approvers_of(session, request_id)
+            approvers = Subject.one(request_id).approvers(session)
             result = settled_result(session, row)
             session.expunge(row)
         outcome = redact(messages.outcome_text(result)) if result is not None else None

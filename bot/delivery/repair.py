@@ -214,8 +214,8 @@ class Repairs:
             self._decisions.apply_held(request_id, channel_id, ts)
 
     def apply_held_batch_reactions(self) -> None:
-        """The same for bulk requests' messages: Decisions.apply_held finds no request there and
-        hands each reaction to the batch (hooks.on_batch_reaction)."""
+        """The same for bulk requests' messages: Decisions.apply_held finds the batch by its
+        message, as it finds a request of one."""
         with self._sessions() as session:
             matched = session.execute(
                 select(RequestBatch.id, HeldReaction.channel_id, HeldReaction.message_ts)

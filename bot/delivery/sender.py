@@ -36,12 +36,9 @@ logger = logging.getLogger(__name__)
 METADATA_TYPE = "zoombot_outbox"
 LOOKUP_PAGES = 5  # of 200 messages: a channel busier than that since the row was owed is rare
 WAIT_FOR_MESSAGE_SECONDS = 1.0
-# Called once a request's approval message is posted, with its id, channel and ts (the held
-# reactions on that message are applied then).
+# Called once a request's approval message is posted (of one account or a bulk request's), with
+# its id, channel and ts: the reactions held for that message are applied then.
 OnPosted = Callable[[int, str, str], None]
-# The same once a bulk request's message is posted, with the batch's id (its held reactions
-# reach the batch through Decisions.apply_held, which hands them to hooks.on_batch_reaction).
-OnBatchPosted = Callable[[int, str, str], None]
 
 
 class Deferred(Exception):
@@ -62,7 +59,6 @@ class Sender:
         files: Files,
         uploads: FileUploads,
         on_posted: OnPosted | None = None,
-        on_batch_posted: OnBatchPosted | None = None,
     ) -> None:
         self._engine = engine
         self._store = store
@@ -89,7 +85,6 @@ class Sender:
             Kind.FILE: self._file,
             Kind.RESPONSE: self._response,
         }
-        self._on_batch_posted = on_batch_posted or (lambda _batch_id, _channel, _ts: None)
 
     def deliver(self, row: OutboxRow) -> None:
         handler = self._handlers.get(row.kind)
@@ -268,7 +263,7 @@ class Sender:
             )
 
         self._settle(row, ts=ts, after=record)
-        self._on_batch_posted(batch_id, row.channel_id, ts)
+        self._on_posted(batch_id, row.channel_id, ts)
 
     def _batch_update(self, row: OutboxRow) -> None:
         batch_id = batch_delivery.batch_id_of(row.payload)

@@ -59,6 +59,10 @@ class BulkParts:
     batches: BatchNotifier
     client: WebClient
     vault: PasswordVault
+    # The provisioning worker's wake: the accounts are due at Zoom now.
+    jobs_due: Callable[[], None]
+    # The background pool: the report's Slack calls stay off the Zoom workers.
+    run_later: Callable[[Callable[[int], None], int], object]
 
 
 class BulkFlows:
@@ -69,8 +73,6 @@ class BulkFlows:
         self._policy = parts.policy
         self._notifier = parts.notifier
         self._batches = parts.batches
-        # Set by the runtime: the provisioning worker's wake().
-        self.on_job_due: Callable[[], None] = lambda: None
 
     # -- the command and the form -------------------------------------------------------------
 
@@ -170,7 +172,7 @@ class BulkFlows:
         if batch is None:
             return FormAnswer(update=notice(title="Start again", text=_DRAFT_GONE))
         if batch.status == BatchStatus.PROVISIONING and not self._batches.channel_for(batch):
-            self.on_job_due()  # no message to wait for: its rows were released with it
+            self._parts.jobs_due()  # no message to wait for: its rows were released with it
         text = (
             f"Bulk request #{batch.id} ({batch.row_count} accounts) is saved and on its way to "
             "the approvers. You will get a message at each step."

@@ -1,18 +1,21 @@
-"""What every flow shares: the settings, the runtime's hooks, a decision's choice, the logger and
-the audit-event helper."""
+"""What every flow shares: the settings, a decision's choice, the logger, the audit-event helper,
+the App Home refresh a change owes, and the one answer to a database that is down."""
 
 from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db.models import SubaccountRequest
+from bot.delivery import outbox
 from bot.requests import workflow
+from bot.slack.render import messages
 
 # One logger name for all the flow modules: the one their log lines carried as bot/flows.py.
 logger = logging.getLogger("bot.flows")
@@ -36,20 +39,6 @@ class FlowSettings:
     ops_channel: str | None = None
 
 
-class FlowHooks:
-    """How the flows reach what is built after them: the runtime sets each once it exists."""
-
-    def __init__(self) -> None:
-        # Set by the runtime to the provisioning worker's wake(): a job is due now.
-        self.on_job_due: Callable[[], None] = lambda: None
-        # Set by the runtime to the Home tab's refresh: a request was decided or provisioned.
-        self.on_request_changed: Callable[[SubaccountRequest], None] = lambda _row: None
-        # Set by the runtime to bulk onboarding (bot/runtime/batches.py): a reaction on a message
-        # that is no single request's (True when it was a batch's), and a batch row's outcome.
-        self.on_batch_reaction: Callable[..., bool] = lambda **_reaction: False
-        self.on_batch_row_done: Callable[[SubaccountRequest], None] = lambda _row: None
-
-
 def record_event(
     sessions: sessionmaker[Session],
     request_id: int | None,
@@ -62,3 +51,28 @@ def record_event(
         workflow.add_event(
             session, request_id=request_id, kind=kind, actor_id=actor_id, detail=detail
         )
+
+
+def owe_home_refresh(
+    sessions: sessionmaker[Session], user_id: str, *, notice: str | None = None
+) -> None:
+    """A request of `user_id` changed: their Home shows it (owed, so it is refreshed whichever
+    process changed it; Slack keeps the view until someone looks)."""
+    try:
+        with sessions.begin() as session:
+            outbox.owe(session, outbox.home(user_id, notice=notice))
+    except SQLAlchemyError as exc:
+        logger.warning("could not owe a Home refresh (%s)", type(exc).__name__)
+
+
+@contextmanager
+def when_database_down(
+    tell: Callable[[str], object], *, what: str, retry: str = "React or click again later."
+) -> Iterator[None]:
+    """The database failed mid-step: one log line (the error's type, never its text, which may
+    carry values) and the one answer a person gets, with what to do about it."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        logger.warning("%s could not be recorded (%s)", what, type(exc).__name__)
+        tell(f"{messages.unavailable_text()} {retry}")

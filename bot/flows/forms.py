@@ -4,6 +4,7 @@ announcing it for approval."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.delivery import outbox
 from bot.flows import request_again
-from bot.flows.common import FlowHooks, FlowSettings, logger
+from bot.flows.common import FlowSettings, logger
 from bot.requests import workflow
 from bot.requests.passwords import PasswordVault
 from bot.requests.policy import AccessPolicy, Verdict
@@ -54,7 +55,7 @@ class RequestForms:
         notifier: Notifier,
         vault: PasswordVault,
         tasks: BackgroundTasks,
-        hooks: FlowHooks,
+        jobs_due: Callable[[], None],
     ) -> None:
         self.settings = settings
         self._sessions = sessions
@@ -62,7 +63,7 @@ class RequestForms:
         self._notifier = notifier
         self._vault = vault
         self._tasks = tasks
-        self._hooks = hooks
+        self._jobs_due = jobs_due  # the provisioning worker's wake: a job is due now
         self._previews = Previews(
             vault=vault,
             policy=policy,
@@ -257,7 +258,7 @@ class RequestForms:
             logger.info("a confirmation step was submitted again: request %s", existing)
             return Submission(request_id=existing)
         if not self.settings.required_approvals:
-            self._hooks.on_job_due()
+            self._jobs_due()
         return Submission(request_id=request_id)
 
     def _stored_for(self, submission_key: str | None) -> int | None:

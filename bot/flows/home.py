@@ -20,10 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.audit import history
 from bot.db.models import RequestStatus, SubaccountRequest
-from bot.delivery import outbox
-from bot.flows.common import Choice
+from bot.flows.common import Choice, owe_home_refresh
 from bot.flows.decisions import Decisions
-from bot.requests import workflow
+from bot.requests.subjects import Subject
 from bot.slack.render import messages
 from bot.slack.render.home_view import HomeContent, Waiting, home_view
 
@@ -57,7 +56,7 @@ def load_home(
     )
     decidable = [row for row in _pending(session, excluding=user_id) if may_decide(row)]
     waiting = [
-        Waiting(row, workflow.approvers_of(session, row.id)) for row in decidable[:WAITING_SHOWN]
+        Waiting(row, Subject.one(row.id).approvers(session)) for row in decidable[:WAITING_SHOWN]
     ]
     return HomeContent(
         mine=mine,
@@ -130,19 +129,7 @@ class HomeTab:
     def decide(self, *, user_id: str, request_id: int, choice: Choice) -> None:
         told = self._decisions.decide_in_view(request_id=request_id, user_id=user_id, choice=choice)
         notice = told if told is not None else self._decided(request_id, choice)
-        self._owe_refresh(user_id, notice=notice)
-
-    def request_changed(self, row: SubaccountRequest) -> None:
-        """A request was decided or provisioned: its requester's Home shows it (owed, so it is
-        refreshed whichever process decided; Slack keeps the view until someone looks)."""
-        self._owe_refresh(row.requester_id)
-
-    def _owe_refresh(self, user_id: str, *, notice: str | None = None) -> None:
-        try:
-            with self._sessions.begin() as session:
-                outbox.owe(session, outbox.home(user_id, notice=notice))
-        except SQLAlchemyError as exc:
-            logger.warning("could not owe a Home refresh (%s)", type(exc).__name__)
+        owe_home_refresh(self._sessions, user_id, notice=notice)
 
     def publish(self, user_id: str, *, notice: str | None = None) -> bool:
         try:
@@ -196,7 +183,7 @@ class HomeTab:
         try:
             with self._sessions() as session:
                 row = session.get_one(SubaccountRequest, request_id)
-                approvals = len(workflow.approvers_of(session, request_id))
+                approvals = len(Subject.one(request_id).approvers(session))
         except SQLAlchemyError:
             return said + "."
         if row.status == RequestStatus.PENDING_APPROVAL:

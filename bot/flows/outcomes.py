@@ -4,13 +4,15 @@ row (what the approval message shows, rendered at send time: bot/delivery/render
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import RequestEvent, RequestStatus, SubaccountRequest
 from bot.delivery import outbox
 from bot.flows import ops_alerts
-from bot.flows.common import FlowHooks, FlowSettings
+from bot.flows.common import FlowSettings, owe_home_refresh
 from bot.observability.redaction import redact
 from bot.provisioning.job import ProvisionResult, ZoomAccounts, provision
 from bot.provisioning.result_detail import error_from_detail
@@ -30,14 +32,15 @@ class Outcomes:
         notifier: Notifier,
         zoom: ZoomAccounts,
         vault: PasswordVault,
-        hooks: FlowHooks,
+        batch_row_done: Callable[[SubaccountRequest], None],
     ) -> None:
         self.settings = settings
         self._sessions = sessions
         self._notifier = notifier
         self._zoom = zoom
         self._vault = vault
-        self._hooks = hooks
+        # Progress and the report of a bulk request are per batch, not per account.
+        self._batch_row_done = batch_row_done
 
     def provision(self, request_id: int) -> None:
         """Run by the provisioning worker on a job it has claimed."""
@@ -55,9 +58,9 @@ class Outcomes:
             return
         row = result.request
         if row.batch_id is not None:
-            self._hooks.on_batch_row_done(row)  # progress and the report are per batch, not per row
+            self._batch_row_done(row)
             return
-        self._hooks.on_request_changed(row)
+        owe_home_refresh(self._sessions, row.requester_id)
 
     def owe_outcome_notices(self, session: Session, result: ProvisionResult) -> None:
         """The message, the thread, the requester's channel and DMs and, when needed, the ops

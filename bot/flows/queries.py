@@ -12,8 +12,8 @@ from bot.audit import history
 from bot.db.models import SubaccountRequest
 from bot.flows import export
 from bot.flows.common import FlowSettings, logger
-from bot.requests import workflow
 from bot.requests.policy import AccessPolicy
+from bot.requests.subjects import Subject
 from bot.runtime.tasks import BackgroundTasks
 from bot.slack.notifier import Notifier
 from bot.slack.render import messages
@@ -51,7 +51,7 @@ class Queries:
             )
             if row is None or not visible:
                 return f"There is no request #{request_id} that you can see."
-            return messages.status_text(row, workflow.approvers_of(session, request_id))
+            return messages.status_text(row, Subject.one(request_id).approvers(session))
 
     def list_requests(self, *, user_id: str, team_domain: str) -> str:
         """`/zoom-subaccount list`: the caller's own recent requests, for their eyes only."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,7 +15,9 @@ from bot.delivery import outbox
 from bot.delivery.files import BATCH_OUTCOME, BATCH_PASSWORDS
 from bot.durations import describe
 from bot.flows.batches import BulkParts, BulkSettings
-from bot.requests import batch_decisions, batch_tracking, batches
+from bot.requests import batch_tracking, batches, decisions
+from bot.requests.decisions import Decision
+from bot.requests.subjects import Subject
 from bot.slack.render.batch_blocks import decision_dm, final_dm, progress_text
 
 logger = logging.getLogger(__name__)
@@ -43,8 +44,7 @@ class BatchProgress:
         self._sessions: sessionmaker[Session] = parts.sessions
         self._next_sweep = 0.0
         self._sweep_lock = threading.Lock()
-        # Set by the runtime to the background pool: Slack calls stay off the Zoom workers.
-        self.run_later: Callable[[Callable[[int], None], int], object] = lambda task, arg: task(arg)
+        self.run_later = parts.run_later
 
     # -- after each row -----------------------------------------------------------------------
 
@@ -148,7 +148,7 @@ class BatchProgress:
     def _expire(self, batch_id: int) -> None:
         ttl = self.settings.approval_ttl
 
-        def owe(session: Session, decision: batch_decisions.BatchDecision) -> None:
+        def owe(session: Session, decision: Decision) -> None:
             # In the transaction that expires it: the expiry and its notices, or neither.
             batch = decision.batch
             self._parts.batches.refresh(batch.id, db=session)
@@ -156,4 +156,5 @@ class BatchProgress:
             self._parts.batches.reply(batch, text, db=session)
             self._parts.notifier.dm(user_id=batch.requester_id, text=decision_dm(batch), db=session)
 
-        batch_decisions.expire(self._sessions, batch_id=batch_id, ttl=ttl, actor_id=None, owe=owe)
+        subject = Subject.many(batch_id)
+        decisions.expire(self._sessions, subject, ttl=ttl, actor_id=None, owe=owe)

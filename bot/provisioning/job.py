@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,6 +24,7 @@ from bot.observability.redaction import forget_secret, register_secret
 from bot.provisioning.ratelimit import counting_waits
 from bot.provisioning.result_detail import error_detail, redact_error, wait_detail
 from bot.requests.passwords import PasswordVault, PasswordVaultError
+from bot.requests.transitions import Cause, move_accounts
 from bot.requests.workflow import add_event
 from bot.zoom.client import CreatedAccount
 from bot.zoom.errors import (
@@ -373,15 +374,14 @@ def _take_outcome(
     """The one move out of `provisioning`, as a conditional UPDATE: of two holders (one whose
     lease lapsed mid-call, one that took the job over and reconciled it) only the first to
     commit records an outcome and owes its notices. None for the other."""
-    moved = session.execute(
-        update(SubaccountRequest)
-        .where(
-            SubaccountRequest.id == request_id,
-            SubaccountRequest.status == RequestStatus.PROVISIONING,
-        )
-        .values(status=status)
+    moved = move_accounts(
+        session,
+        SubaccountRequest.id == request_id,
+        frm=RequestStatus.PROVISIONING,
+        to=status,
+        cause=Cause.ZOOM_JOB,
     )
-    if not moved.rowcount:  # type: ignore[attr-defined]
+    if not moved:
         return None
     return session.get_one(SubaccountRequest, request_id, populate_existing=True)
 

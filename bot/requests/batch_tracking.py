@@ -15,7 +15,9 @@ from bot.db.models import (
     RequestStatus,
     SubaccountRequest,
 )
-from bot.requests.batches import OPEN_STATUSES, approvers_of
+from bot.requests.batches import OPEN_STATUSES
+from bot.requests.subjects import Subject
+from bot.requests.transitions import Cause, move_batch
 
 REPORT_LEASE = timedelta(minutes=2)
 
@@ -47,7 +49,7 @@ def load_summary(session: Session, batch_id: int, *, emails: int = 5) -> BatchSu
         counts=counts(session, batch_id),
         emails=preview_emails(session, batch_id, emails),
         reasons=reasons_of(session, batch_id, 2),
-        approvers=approvers_of(session, batch_id),
+        approvers=Subject.many(batch_id).approvers(session),
     )
 
 
@@ -89,16 +91,15 @@ def finish_if_done(session: Session, *, batch_id: int) -> bool:
     still_open = exists().where(
         SubaccountRequest.batch_id == batch_id, SubaccountRequest.status.in_(OPEN_STATUSES)
     )
-    result = session.execute(
-        update(RequestBatch)
-        .where(
-            RequestBatch.id == batch_id,
-            RequestBatch.status == BatchStatus.PROVISIONING,
-            ~still_open,
-        )
-        .values(status=BatchStatus.FINISHED, finished_at=datetime.now(UTC))
+    return move_batch(
+        session,
+        batch_id,
+        ~still_open,
+        frm=BatchStatus.PROVISIONING,
+        to=BatchStatus.FINISHED,
+        cause=Cause.REPORT,
+        finished_at=datetime.now(UTC),
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def claim_report(session: Session, *, batch_id: int) -> bool:

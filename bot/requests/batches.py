@@ -10,12 +10,11 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.db.models import (
     BatchStatus,
-    RequestApproval,
     RequestBatch,
     RequestEvent,
     RequestStatus,
@@ -23,6 +22,7 @@ from bot.db.models import (
 )
 from bot.requests.csv_rows import ValidRow
 from bot.requests.passwords import PasswordVault, PasswordVaultError
+from bot.requests.transitions import Cause, move_batch
 from bot.requests.validation import ValidRequest
 from bot.requests.workflow import HOLD_FOR_ANNOUNCE, new_request_row
 
@@ -136,12 +136,16 @@ def submit_draft(
     except PasswordVaultError:
         raise DraftGone(draft_id) from None
     status = BatchStatus.PENDING_APPROVAL if required_approvals else BatchStatus.PROVISIONING
-    taken = session.execute(
-        update(RequestBatch)
-        .where(RequestBatch.id == draft_id, RequestBatch.status == BatchStatus.DRAFT)
-        .values(status=status, submitted_at=now, draft_ciphertext=None)
+    taken = move_batch(
+        session,
+        draft_id,
+        frm=BatchStatus.DRAFT,
+        to=status,
+        cause=Cause.REQUESTER,
+        submitted_at=now,
+        draft_ciphertext=None,
     )
-    if not taken.rowcount:  # type: ignore[attr-defined]
+    if not taken:
         raise DraftGone(draft_id)
     _add_children(session, batch, rows, vault=vault, required_approvals=required_approvals)
     session.flush()
@@ -236,22 +240,6 @@ def find_by_message(session: Session, *, channel_id: str, ts: str) -> RequestBat
             RequestBatch.approval_channel_id == channel_id, RequestBatch.approval_ts == ts
         )
     ).first()
-
-
-def approvers_of(session: Session, batch_id: int) -> list[str]:
-    """Every approval is recorded on every row; the first row's are the batch's."""
-    first = (
-        select(func.min(SubaccountRequest.id))
-        .where(SubaccountRequest.batch_id == batch_id)
-        .scalar_subquery()
-    )
-    return list(
-        session.scalars(
-            select(RequestApproval.approver_id)
-            .where(RequestApproval.request_id == first)
-            .order_by(RequestApproval.at, RequestApproval.id)
-        )
-    )
 
 
 # -- drafts nobody submitted ---------------------------------------------------------------------

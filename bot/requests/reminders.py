@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import RequestStatus, SubaccountRequest
 from bot.durations import describe
+from bot.requests.transitions import Cause, move_accounts
 from bot.requests.workflow import add_event
 
 logger = logging.getLogger(__name__)
@@ -119,13 +120,29 @@ def _due(step: Step, cutoff: datetime) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _values(step: Step, now: datetime) -> dict[str, Any]:
-    if step == Step.REMINDED:
-        return {"reminded_at": now}
-    if step == Step.ESCALATED:
-        return {"escalated_at": now}
-    # As the lazy expiry on a late decision does: the password is erased with the request.
-    return {"status": RequestStatus.EXPIRED, "password_ciphertext": None}
+def _take_step(
+    session: Session,
+    step: Step,
+    request_id: int,
+    conditions: list[ColumnElement[bool]],
+    now: datetime,
+) -> bool:
+    """One conditional UPDATE: True for the instance that takes the step."""
+    where = [SubaccountRequest.id == request_id, *conditions]
+    if step == Step.EXPIRED:
+        # As the lazy expiry on a late decision does: the password is erased with the request.
+        expired = move_accounts(
+            session,
+            *where,
+            frm=RequestStatus.PENDING_APPROVAL,
+            to=RequestStatus.EXPIRED,
+            cause=Cause.EXPIRY,
+            password_ciphertext=None,
+        )
+        return bool(expired)
+    stamp = {"reminded_at": now} if step == Step.REMINDED else {"escalated_at": now}
+    result = session.execute(update(SubaccountRequest).where(*where).values(**stamp))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def _claim(
@@ -139,12 +156,7 @@ def _claim(
 ) -> bool:
     step, request_id = taken.step, taken.request_id
     with factory.begin() as session:
-        result = session.execute(
-            update(SubaccountRequest)
-            .where(SubaccountRequest.id == request_id, *conditions)
-            .values(**_values(step, now))
-        )
-        if not result.rowcount:  # type: ignore[attr-defined]
+        if not _take_step(session, step, request_id, conditions, now):
             return False  # another instance, or a decision, got there first
         add_event(session, request_id=request_id, kind=str(step), detail=detail)
         owe(session, taken)

@@ -1,4 +1,6 @@
-"""The request state machine up to the decision: submit, approve, reject, expire.
+"""A request of one account on the database before its decision: stored (or refused), its
+approval message recorded, and the reactions that came before that message's ts held.
+Decisions are bot/requests/decisions.py's.
 
 Functions here take a session (or a session factory when a step needs several transactions) and
 plain values; they know nothing of Slack payloads or HTTP. Every decision that must happen once
@@ -7,20 +9,16 @@ is one conditional UPDATE whose rowcount says who won.
 
 from __future__ import annotations
 
-import enum
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import (
     HeldReaction,
-    RequestApproval,
     RequestEvent,
     RequestStatus,
     SubaccountRequest,
@@ -264,212 +262,6 @@ def take_held_reactions(
         session.flush()
         session.expunge_all()
     return held
-
-
-def approvers_of(session: Session, request_id: int) -> list[str]:
-    return list(
-        session.scalars(
-            select(RequestApproval.approver_id)
-            .where(RequestApproval.request_id == request_id)
-            .order_by(RequestApproval.at, RequestApproval.id)
-        )
-    )
-
-
-class DecisionOutcome(enum.StrEnum):
-    REFUSED = "refused"  # not allowed to decide: see Decision.reason
-    ALREADY_DECIDED = "already_decided"
-    EXPIRED = "expired"
-    ALREADY_APPROVED_BY_YOU = "already_approved_by_you"
-    WAITING_FOR_MORE = "waiting_for_more"
-    APPROVED = "approved"  # this call moved it to provisioning: the caller provisions
-    REJECTED = "rejected"
-
-
-@dataclass(frozen=True)
-class Decision:
-    outcome: DecisionOutcome
-    request: SubaccountRequest
-    approvers: list[str] = field(default_factory=list)
-    reason: str = ""
-
-
-def refuse(
-    factory: sessionmaker[Session], *, request_id: int, actor_id: str, action: str, reason: str
-) -> Decision:
-    with factory.begin() as session:
-        add_event(
-            session,
-            request_id=request_id,
-            kind=f"{action}_refused",
-            actor_id=actor_id,
-            detail={"reason": reason},
-        )
-        row = session.get_one(SubaccountRequest, request_id)
-    return Decision(DecisionOutcome.REFUSED, row, reason=reason)
-
-
-# What a decision owes Slack, added to the transaction that makes the decision (bot/flows/).
-OweNotices = Callable[[Session, "Decision"], None]
-
-
-def _no_notices(_session: Session, _decision: Decision) -> None:
-    return None
-
-
-def approve(
-    factory: sessionmaker[Session],
-    *,
-    request_id: int,
-    approver_id: str,
-    required_approvals: int,
-    ttl: timedelta,
-    owe: OweNotices = _no_notices,
-) -> Decision:
-    """Record one approval; the approval that reaches the threshold moves the request on.
-    `owe` adds the notices of an approval that counted (moved it on, or waits for more) to the
-    transaction that decides it, so a decision and its notices commit together."""
-    closed = _close_if_not_pending(
-        factory, request_id=request_id, ttl=ttl, actor_id=approver_id, owe=owe
-    )
-    if closed is not None:
-        return closed
-    # The approval is committed on its own first, so that of two concurrent approvers the
-    # later threshold check always sees both (each statement reads what is committed).
-    if not _insert_approval(factory, request_id=request_id, approver_id=approver_id):
-        with factory() as session:
-            row = session.get_one(SubaccountRequest, request_id)
-            return Decision(
-                DecisionOutcome.ALREADY_APPROVED_BY_YOU, row, approvers_of(session, request_id)
-            )
-    with factory.begin() as session:
-        won = _advance_if_threshold(session, request_id, approver_id, required_approvals)
-        if won:
-            add_event(session, request_id=request_id, kind="approved", actor_id=approver_id)
-        row = session.get_one(SubaccountRequest, request_id, populate_existing=True)
-        decision = Decision(_approval_outcome(row, won=won), row, approvers_of(session, request_id))
-        if decision.outcome != DecisionOutcome.ALREADY_DECIDED:
-            owe(session, decision)
-    return decision
-
-
-def _approval_outcome(row: SubaccountRequest, *, won: bool) -> DecisionOutcome:
-    if won:
-        return DecisionOutcome.APPROVED
-    if row.status == RequestStatus.PENDING_APPROVAL:
-        return DecisionOutcome.WAITING_FOR_MORE
-    return DecisionOutcome.ALREADY_DECIDED
-
-
-def _insert_approval(factory: sessionmaker[Session], *, request_id: int, approver_id: str) -> bool:
-    try:
-        with factory.begin() as session:
-            session.add(RequestApproval(request_id=request_id, approver_id=approver_id))
-            add_event(session, request_id=request_id, kind="approval", actor_id=approver_id)
-    except IntegrityError:
-        return False  # the same person again: a duplicated event or a second click
-    return True
-
-
-def _advance_if_threshold(
-    session: Session, request_id: int, approver_id: str, required_approvals: int
-) -> bool:
-    approvals = (
-        select(func.count())
-        .select_from(RequestApproval)
-        .where(RequestApproval.request_id == request_id)
-        .scalar_subquery()
-    )
-    result = session.execute(
-        update(SubaccountRequest)
-        .where(
-            SubaccountRequest.id == request_id,
-            SubaccountRequest.status == RequestStatus.PENDING_APPROVAL,
-            approvals >= required_approvals,
-        )
-        .values(
-            status=RequestStatus.PROVISIONING,
-            approver_id=approver_id,
-            decided_at=datetime.now(UTC),
-        )
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-def reject(
-    factory: sessionmaker[Session],
-    *,
-    request_id: int,
-    rejecter_id: str,
-    ttl: timedelta,
-    owe: OweNotices = _no_notices,
-) -> Decision:
-    closed = _close_if_not_pending(
-        factory, request_id=request_id, ttl=ttl, actor_id=rejecter_id, owe=owe
-    )
-    if closed is not None:
-        return closed
-    with factory.begin() as session:
-        won = _transition(
-            session,
-            request_id,
-            to=RequestStatus.REJECTED,
-            approver_id=rejecter_id,
-            decided_at=datetime.now(UTC),
-            password_ciphertext=None,
-        )
-        if won:
-            add_event(session, request_id=request_id, kind="rejected", actor_id=rejecter_id)
-        row = session.get_one(SubaccountRequest, request_id, populate_existing=True)
-        outcome = DecisionOutcome.REJECTED if won else DecisionOutcome.ALREADY_DECIDED
-        decision = Decision(outcome, row, approvers_of(session, request_id))
-        if won:
-            owe(session, decision)
-    return decision
-
-
-def _close_if_not_pending(
-    factory: sessionmaker[Session],
-    *,
-    request_id: int,
-    ttl: timedelta,
-    actor_id: str,
-    owe: OweNotices,
-) -> Decision | None:
-    """Already decided → say so; pending for longer than the TTL → expire it now."""
-    with factory.begin() as session:
-        row = session.get_one(SubaccountRequest, request_id)
-        if row.status != RequestStatus.PENDING_APPROVAL:
-            return Decision(DecisionOutcome.ALREADY_DECIDED, row, approvers_of(session, request_id))
-        if datetime.now(UTC) - row.created_at < ttl:
-            return None
-        if not _transition(session, request_id, to=RequestStatus.EXPIRED, password_ciphertext=None):
-            row = session.get_one(SubaccountRequest, request_id, populate_existing=True)
-            return Decision(DecisionOutcome.ALREADY_DECIDED, row, approvers_of(session, request_id))
-        # The actor is whoever tried to decide too late: the audit log keeps that attempt.
-        add_event(
-            session,
-            request_id=request_id,
-            kind="expired",
-            actor_id=actor_id,
-            detail={"ttl": str(ttl)},
-        )
-        row = session.get_one(SubaccountRequest, request_id, populate_existing=True)
-        decision = Decision(DecisionOutcome.EXPIRED, row, approvers_of(session, request_id))
-        owe(session, decision)
-    return decision
-
-
-def _transition(session: Session, request_id: int, *, to: RequestStatus, **values: Any) -> bool:
-    result = session.execute(
-        update(SubaccountRequest)
-        .where(
-            SubaccountRequest.id == request_id,
-            SubaccountRequest.status == RequestStatus.PENDING_APPROVAL,
-        )
-        .values(status=to, **values)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def release_job(db: Session | Connection, *, request_id: int) -> None:

@@ -1,5 +1,5 @@
-"""Wiring bulk onboarding into a running bot (see runtime.py): what it shares with the single
-request path, and the hooks by which the request flows and the job loop hand it batch work."""
+"""Wiring bulk onboarding into a running bot (see compose.py): what it shares with the request
+of one's path, built before the flows so that they get its progress through their constructor."""
 
 from __future__ import annotations
 
@@ -10,28 +10,20 @@ from slack_sdk import WebClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
-from bot.flows.batch_decisions import BatchApprovals
 from bot.flows.batches import BulkFlows, BulkParts, BulkSettings
-from bot.flows.common import FlowHooks
 from bot.provisioning.batch_progress import BatchProgress
 from bot.requests.passwords import PasswordVault
 from bot.requests.policy import AccessPolicy
 from bot.runtime.tasks import BackgroundTasks
 from bot.slack.batch_notifier import BatchNotifier
 from bot.slack.notifier import Notifier
-from bot.slack.render.blocks import ApprovalSettings
 
 
 @dataclass(frozen=True)
 class Bulk:
     flows: BulkFlows
-    approvals: BatchApprovals
     progress: BatchProgress
-
-    def wake_jobs_with(self, wake: Callable[[], None]) -> None:
-        """The provisioning worker's wake(): rows are due now (approved, or needing none)."""
-        self.flows.on_job_due = wake
-        self.approvals.on_job_due = wake
+    notifier: BatchNotifier
 
 
 def build_bulk(
@@ -42,9 +34,9 @@ def build_bulk(
     notifier: Notifier,
     client: WebClient,
     vault: PasswordVault,
-    approval: ApprovalSettings,
+    tasks: BackgroundTasks,
+    jobs_due: Callable[[], None],
 ) -> Bulk:
-    del approval  # the batch's message is rendered by the outbox sender (bot/delivery/)
     bulk_settings = BulkSettings(
         approval_channel=settings.approval_channel,
         required_approvals=settings.required_approvals,
@@ -52,32 +44,26 @@ def build_bulk(
         require_reason=settings.require_reason,
         ops_channel=settings.ops_channel,
     )
-    parts = BulkParts(
-        sessions=sessions,
-        policy=policy,
-        notifier=notifier,
-        batches=BatchNotifier(notifier, approval_channel=settings.approval_channel),
-        client=client,
-        vault=vault,
-    )
-    return Bulk(
-        flows=BulkFlows(settings=bulk_settings, parts=parts),
-        approvals=BatchApprovals(settings=bulk_settings, parts=parts),
-        progress=BatchProgress(settings=bulk_settings, parts=parts),
-    )
-
-
-def connect(bulk: Bulk, *, hooks: FlowHooks, tasks: BackgroundTasks) -> None:
-    """Reactions on a batch's message and finished batch rows reach the bulk side; the final
-    report (its file uploads) runs on the background pool. The batch's messages, replies and
-    DMs are outbox rows, delivered by the worker."""
-    hooks.on_batch_reaction = bulk.approvals.react
-    hooks.on_batch_row_done = bulk.progress.row_done
 
     def run_later(task: Callable[[int], None], batch_id: int) -> object:
         return tasks.submit(task, batch_id)
 
-    bulk.progress.run_later = run_later
+    batches = BatchNotifier(notifier, approval_channel=settings.approval_channel)
+    parts = BulkParts(
+        sessions=sessions,
+        policy=policy,
+        notifier=notifier,
+        batches=batches,
+        client=client,
+        vault=vault,
+        jobs_due=jobs_due,
+        run_later=run_later,
+    )
+    return Bulk(
+        flows=BulkFlows(settings=bulk_settings, parts=parts),
+        progress=BatchProgress(settings=bulk_settings, parts=parts),
+        notifier=batches,
+    )
 
 
 def with_bulk_sweep(sweep: Callable[[], None], bulk: Bulk) -> Callable[[], None]:

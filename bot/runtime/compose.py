@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -34,7 +35,7 @@ from bot.delivery.sender import Sender
 from bot.delivery.store import OutboxStore
 from bot.delivery.wakeup import Listener, Wakeup, wake_on_commit
 from bot.delivery.worker import DeliveryWorker, Upkeep
-from bot.flows import Flows, build_flows
+from bot.flows import FlowParts, Flows, build_flows
 from bot.flows.common import FlowSettings
 from bot.flows.home import HomeTab, team_domain_from_url
 from bot.flows.pending_notices import PendingNotices
@@ -46,7 +47,7 @@ from bot.provisioning.worker import ProvisioningWorker, new_instance_id
 from bot.requests.passwords import PasswordVault, load_or_create_key, parse_keys
 from bot.requests.policy import AccessPolicy, Allowlist, Directory
 from bot.requests.reminders import Clock, PendingSchedule, PendingSweeper, utc_now
-from bot.runtime.batches import Bulk, build_bulk, connect, with_bulk_sweep
+from bot.runtime.batches import Bulk, build_bulk, with_bulk_sweep
 from bot.runtime.tasks import BackgroundTasks
 from bot.runtime.web import HealthLimits, WSGIApp, make_wsgi_app
 from bot.slack.app import create_app
@@ -180,14 +181,35 @@ def build_runtime(settings: Settings, *, clock: Clock = utc_now, role: Role = Ro
     )
     policy = build_policy(settings, directory)
     vault = password_vault(settings)
-    flows = build_flows(
-        settings=flow_settings(settings),
+    runs_worker = role is not Role.WEB
+    # A job became due: this process's job loop wakes, or (a web process) the workers do,
+    # by PostgreSQL's NOTIFY (else their poll finds it).
+    jobs_wake = wakeup.event()
+    jobs_due = jobs_wake.set if runs_worker else partial(notify_workers, engine)
+    bulk = build_bulk(
+        settings,
         sessions=sessions,
         policy=policy,
         notifier=notifier,
+        client=slack,
+        vault=vault,
+        tasks=tasks,
+        jobs_due=jobs_due,
+    )
+    parts = FlowParts(
+        sessions=sessions,
+        policy=policy,
+        notifier=notifier,
+        batches=bulk.notifier,
         zoom=zoom,
         vault=vault,
         tasks=tasks,
+        jobs_due=jobs_due,
+        batch_row_done=bulk.progress.row_done,
+    )
+    flows = build_flows(
+        flow_settings(settings),
+        parts,
         bot_user_id=bot_user_id,
         escalation=build_escalation_policy(settings, directory),
     )
@@ -199,17 +221,6 @@ def build_runtime(settings: Settings, *, clock: Clock = utc_now, role: Role = Ro
         client=slack,
         team_domain=team_domain_from_url(str(identity.get("url") or "")),
     )
-    flows.hooks.on_request_changed = home.request_changed
-    bulk = build_bulk(
-        settings,
-        sessions=sessions,
-        policy=policy,
-        notifier=notifier,
-        client=slack,
-        vault=vault,
-        approval=approval_settings(settings),
-    )
-    connect(bulk, hooks=flows.hooks, tasks=tasks)
     secret = settings.slack_signing_secret
     bolt = create_app(
         client=slack,
@@ -233,19 +244,14 @@ def build_runtime(settings: Settings, *, clock: Clock = utc_now, role: Role = Ro
         owe=notices.owe,
         clock=clock,
     )
-    runs_worker = role is not Role.WEB
     worker = start_worker(
         settings,
         flows,
         sessions,
         sweep=with_bulk_sweep(sweeper.run_if_due, bulk),
         start=runs_worker,
-        wake=wakeup.event(),
+        wake=jobs_wake,
     )
-    bulk.wake_jobs_with(worker.wake)
-    if not runs_worker:
-        # The job is another process's: PostgreSQL's NOTIFY reaches it (else its poll does).
-        flows.hooks.on_job_due = lambda: notify_workers(engine)
     repairs = Repairs(
         sessions=sessions,
         client=delivery_client(settings),
@@ -333,9 +339,8 @@ def build_delivery(
             timeout_seconds=settings.slack_timeout_seconds,
             post_interval_seconds=post_interval,
         ),
+        # Reactions that came before a request's (of one or many) message was recorded.
         on_posted=flows.decisions.apply_held,
-        # A batch's message: Decisions hands a reaction on it to bulk approvals.
-        on_batch_posted=flows.decisions.apply_held,
     )
     upkeep = (
         Upkeep("repairs", repairs.run_all, every_seconds=settings.reaction_reconcile_seconds),
@@ -391,7 +396,6 @@ def start_worker(
         sweep=sweep,
         wake=wake,
     )
-    flows.hooks.on_job_due = worker.wake
     if start:
         worker.start()
     return worker

@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot.db.models import RequestBatch, SlackOutbox
 from bot.durations import describe
-from bot.requests import batch_decisions
+from bot.requests import decisions
 from tests.flow.bulk_support import batch, csv_rows, react_on, submit_batch
 from tests.flow.support import dms, message_text
 from tests.harness import APPROVAL_CHANNEL, APPROVER, REQUESTER, BotHarness, running_bot
@@ -45,10 +45,10 @@ def in_database(bot: BotHarness, batch_id: int, since: int) -> tuple[str, list[O
 def die_right_after(
     monkeypatch: pytest.MonkeyPatch, bot: BotHarness, name: str, batch_id: int
 ) -> list[tuple[str, list[Owed]]]:
-    """batch_decisions.<name> as if the process died the moment it returned: whatever its
+    """decisions.<name> as if the process died the moment it returned: whatever its
     caller meant to do next fails (the database is gone), and what had been committed by then
     is noted in the list returned, once per decision that changed the batch."""
-    real: Callable[..., Any] = getattr(batch_decisions, name)
+    real: Callable[..., Any] = getattr(decisions, name)
     since = last_owed_id(bot)
     seen: list[tuple[str, list[Owed]]] = []
 
@@ -58,7 +58,7 @@ def die_right_after(
             seen.append(in_database(bot, batch_id, since))
         raise OperationalError("the process died right after the decision", None, Exception())
 
-    monkeypatch.setattr(batch_decisions, name, dying)
+    monkeypatch.setattr(decisions, name, dying)
     return seen
 
 

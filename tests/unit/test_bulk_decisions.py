@@ -1,6 +1,6 @@
 """A bulk request's decision and what it owes Slack: the `owe` hook runs inside the transaction
 that approves, rejects or expires the batch, so the decision and its notices commit together or
-not at all (as bot/requests/workflow.py does for one request)."""
+not at all (as for a request of one: tests/unit/test_workflow.py)."""
 
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ from bot.db.migrate import upgrade_to_head
 from bot.db.models import RequestBatch, RequestEvent, SlackOutbox, SubaccountRequest
 from bot.db.session import make_engine, make_session_factory
 from bot.delivery import outbox
-from bot.requests import batch_decisions, batches
-from bot.requests.batch_decisions import BatchDecision
+from bot.requests import batches, decisions
 from bot.requests.csv_rows import ValidRow
+from bot.requests.decisions import Decision, DecisionOutcome
 from bot.requests.passwords import PasswordVault
+from bot.requests.subjects import Subject
 from bot.requests.validation import ValidRequest
-from bot.requests.workflow import DecisionOutcome
 
 TTL = timedelta(hours=24)
 REQUESTER, APPROVER, SECOND_APPROVER = "UREQ1", "UAPP1", "UAPP2"
@@ -83,7 +83,7 @@ def backdate(sessions: sessionmaker[Session], batch_id: int, *, by: timedelta) -
         )
 
 
-def failing_owe(session: Session, decision: BatchDecision) -> None:
+def failing_owe(session: Session, decision: Decision) -> None:
     # Owed first, then the failure: the rows added so far must not survive it.
     outbox.owe(session, outbox.batch_update(decision.batch.id))
     raise OweFailed(decision.outcome)
@@ -120,9 +120,9 @@ def test_an_approval_whose_notices_fail_leaves_the_batch_undecided(sessions):
     batch_id = pending_batch(sessions)
 
     with pytest.raises(OweFailed):
-        batch_decisions.approve(
+        decisions.approve(
             sessions,
-            batch_id=batch_id,
+            Subject.many(batch_id),
             approver_id=APPROVER,
             required_approvals=1,
             ttl=TTL,
@@ -143,8 +143,8 @@ def test_a_rejection_whose_notices_fail_leaves_the_batch_undecided(sessions):
     before = state(sessions, batch_id)
 
     with pytest.raises(OweFailed):
-        batch_decisions.reject(
-            sessions, batch_id=batch_id, rejecter_id=APPROVER, ttl=TTL, owe=failing_owe
+        decisions.reject(
+            sessions, Subject.many(batch_id), rejecter_id=APPROVER, ttl=TTL, owe=failing_owe
         )
 
     assert state(sessions, batch_id) == before
@@ -160,7 +160,7 @@ def test_an_expiry_whose_notices_fail_leaves_the_batch_pending(sessions):
     before = state(sessions, batch_id)
 
     with pytest.raises(OweFailed):
-        batch_decisions.expire(sessions, batch_id=batch_id, ttl=TTL, actor_id=None, owe=failing_owe)
+        decisions.expire(sessions, Subject.many(batch_id), ttl=TTL, actor_id=None, owe=failing_owe)
 
     assert state(sessions, batch_id) == before
     assert before["rows"] == PENDING_ROWS
@@ -191,7 +191,7 @@ class Recorder:
         self._sessions = sessions
         self.calls: list[tuple[DecisionOutcome, str, str, list[str]]] = []
 
-    def __call__(self, session: Session, decision: BatchDecision) -> None:
+    def __call__(self, session: Session, decision: Decision) -> None:
         batch_id = decision.batch.id
         inside = session.scalar(select(RequestBatch.status).where(RequestBatch.id == batch_id))
         with self._sessions() as other:
@@ -205,17 +205,17 @@ def decide(
     batch_id: int,
     choice: str,
     *,
-    owe: batch_decisions.OweNotices,
+    owe: decisions.OweNotices,
     user_id: str = APPROVER,
     required_approvals: int = 1,
-) -> BatchDecision:
+) -> Decision:
     if choice == "reject":
-        return batch_decisions.reject(
-            sessions, batch_id=batch_id, rejecter_id=user_id, ttl=TTL, owe=owe
+        return decisions.reject(
+            sessions, Subject.many(batch_id), rejecter_id=user_id, ttl=TTL, owe=owe
         )
-    return batch_decisions.approve(
+    return decisions.approve(
         sessions,
-        batch_id=batch_id,
+        Subject.many(batch_id),
         approver_id=user_id,
         required_approvals=required_approvals,
         ttl=TTL,
@@ -262,7 +262,7 @@ def test_an_expiry_owes_its_notices_before_it_commits(sessions):
     backdate(sessions, batch_id, by=TTL + timedelta(hours=1))
     owed = Recorder(sessions)
 
-    assert batch_decisions.expire(sessions, batch_id=batch_id, ttl=TTL, actor_id=None, owe=owed)
+    assert decisions.expire(sessions, Subject.many(batch_id), ttl=TTL, actor_id=None, owe=owed)
 
     assert owed.calls == [(DecisionOutcome.EXPIRED, "expired", "pending_approval", [])]
 
@@ -309,7 +309,7 @@ def test_only_the_first_expiry_owes_its_notices(sessions):
     owed = Recorder(sessions)
 
     won = [
-        batch_decisions.expire(sessions, batch_id=batch_id, ttl=TTL, actor_id=None, owe=owed)
+        decisions.expire(sessions, Subject.many(batch_id), ttl=TTL, actor_id=None, owe=owed)
         for _ in range(2)
     ]
 

@@ -19,10 +19,11 @@ from bot.db.models import RequestApproval, RequestEvent, RequestStatus, Subaccou
 from bot.db.session import make_engine, make_session_factory
 from bot.observability.redaction import REDACTED, redact
 from bot.provisioning import job
-from bot.requests import workflow
+from bot.requests import decisions, workflow
+from bot.requests.decisions import DecisionOutcome
 from bot.requests.passwords import PasswordVault, password_problems
+from bot.requests.subjects import Subject
 from bot.requests.validation import ValidRequest
-from bot.requests.workflow import DecisionOutcome
 from bot.zoom.client import CreatedAccount
 from bot.zoom.errors import (
     ZoomEmailInUse,
@@ -129,9 +130,9 @@ def kinds(sessions: sessionmaker[Session], request_id: int) -> list[str]:
 
 
 def approve(sessions, request_id, approver_id="UAPP", *, required_approvals=1, ttl=TTL):
-    return workflow.approve(
+    return decisions.approve(
         sessions,
-        request_id=request_id,
+        Subject.one(request_id),
         approver_id=approver_id,
         required_approvals=required_approvals,
         ttl=ttl,
@@ -139,7 +140,7 @@ def approve(sessions, request_id, approver_id="UAPP", *, required_approvals=1, t
 
 
 def reject(sessions, request_id, rejecter_id="UAPP", *, ttl=TTL):
-    return workflow.reject(sessions, request_id=request_id, rejecter_id=rejecter_id, ttl=ttl)
+    return decisions.reject(sessions, Subject.one(request_id), rejecter_id=rejecter_id, ttl=ttl)
 
 
 def make_old(sessions: sessionmaker[Session], request_id: int, *, age: timedelta) -> None:
@@ -343,7 +344,7 @@ def test_duplicated_approval_is_stored_once(sessions, vault):
 
     assert kinds(sessions, request_id).count("approval") == 1
     with sessions() as session:
-        assert workflow.approvers_of(session, request_id) == ["UA"]
+        assert Subject.one(request_id).approvers(session) == ["UA"]
 
 
 def test_approving_an_approved_request_is_already_decided(sessions, vault):
@@ -387,14 +388,14 @@ def test_two_approvers_at_once_end_in_exactly_one_approval(sessions, vault):
         assert load(sessions, request_id).status == RequestStatus.PROVISIONING
         assert kinds(sessions, request_id).count("approved") == 1
         with sessions() as session:
-            assert sorted(workflow.approvers_of(session, request_id)) == ["UA", "UB"]
+            assert sorted(Subject.one(request_id).approvers(session)) == ["UA", "UB"]
 
 
 def test_refusal_is_recorded_as_an_event_with_its_reason(sessions, vault):
     request_id = submit(sessions, vault)
 
-    decision = workflow.refuse(
-        sessions, request_id=request_id, actor_id="UX", action="approve", reason="not an approver"
+    decision = decisions.refuse(
+        sessions, Subject.one(request_id), actor_id="UX", action="approve", reason="not an approver"
     )
 
     assert (decision.outcome, decision.reason) == (DecisionOutcome.REFUSED, "not an approver")

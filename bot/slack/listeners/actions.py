@@ -1,21 +1,33 @@
-"""The Approve and Reject buttons on a request message."""
+"""The Approve and Reject buttons on a request's message: a request of one account's and a
+bulk request's alike, decided on the one path of bot/flows/decisions.py."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App
 
 from bot.flows.common import Choice
 from bot.flows.decisions import Decisions
+from bot.requests.subjects import Subject
 from bot.slack import ids
 
 logger = logging.getLogger(__name__)
 
+# Each button's action id: what it decides and about what (its value is the request's id).
+_BUTTONS: dict[str, tuple[Choice, Callable[[int], Subject]]] = {
+    ids.APPROVE_ACTION: (Choice.APPROVE, Subject.one),
+    ids.REJECT_ACTION: (Choice.REJECT, Subject.one),
+    ids.APPROVE_BATCH_ACTION: (Choice.APPROVE, Subject.many),
+    ids.REJECT_BATCH_ACTION: (Choice.REJECT, Subject.many),
+}
+
 
 def register(app: App, *, decisions: Decisions) -> None:
-    def on_click(choice: Choice, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+    def on_click(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        choice, subject_of = _BUTTONS[str(action.get("action_id"))]
         value = str(action.get("value") or "")
         channel_id = str((body.get("channel") or {}).get("id") or "")
         if not value.isdigit() or not channel_id:
@@ -27,7 +39,7 @@ def register(app: App, *, decisions: Decisions) -> None:
         # Recorded before the ack (process_before_response): a click acked is a click counted.
         try:
             decisions.decide(
-                request_id=int(value),
+                subject_of(int(value)),
                 user_id=str(body["user"]["id"]),
                 choice=choice,
                 channel_id=channel_id,
@@ -36,10 +48,5 @@ def register(app: App, *, decisions: Decisions) -> None:
         finally:
             ack()
 
-    @app.action(ids.APPROVE_ACTION)
-    def on_approve(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
-        on_click(Choice.APPROVE, ack, body, action)
-
-    @app.action(ids.REJECT_ACTION)
-    def on_reject(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
-        on_click(Choice.REJECT, ack, body, action)
+    for action_id in _BUTTONS:
+        app.action(action_id)(on_click)

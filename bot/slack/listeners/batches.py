@@ -1,5 +1,5 @@
-"""Bulk requests: the form's and the preview's submissions, closing the preview (Back), and
-the Approve / Reject buttons on a batch's message."""
+"""Bulk requests: the form's and the preview's submissions, and closing the preview (Back).
+The buttons on a batch's message are the request buttons' (listeners/actions.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.flows.batch_decisions import APPROVE, REJECT
 from bot.flows.batches import FormAnswer
 from bot.runtime.batches import Bulk
 from bot.runtime.tasks import BackgroundTasks
@@ -41,31 +40,6 @@ def register(app: App, *, bulk: Bulk, tasks: BackgroundTasks) -> None:
         draft_id = draft_from_metadata(str(view.get("private_metadata") or ""))
         if draft_id is not None:
             tasks.submit(bulk.flows.discard, user_id=str(body["user"]["id"]), draft_id=draft_id)
-
-    def on_click(choice: str, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
-        ack()
-        value = str(action.get("value") or "")
-        channel_id = str((body.get("channel") or {}).get("id") or "")
-        if not value.isdigit() or not channel_id:
-            logger.warning("ignored a batch %s click without a batch id or channel", choice)
-            return
-        message_ts = str((body.get("container") or {}).get("message_ts") or "") or None
-        tasks.submit(
-            bulk.approvals.decide,
-            batch_id=int(value),
-            user_id=str(body["user"]["id"]),
-            choice=choice,
-            channel_id=channel_id,
-            message_ts=message_ts,
-        )
-
-    @app.action(ids.APPROVE_BATCH_ACTION)
-    def on_approve(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
-        on_click(APPROVE, ack, body, action)
-
-    @app.action(ids.REJECT_BATCH_ACTION)
-    def on_reject(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
-        on_click(REJECT, ack, body, action)
 
 
 def _ack(ack: Ack, answer: FormAnswer) -> None:
