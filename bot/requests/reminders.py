@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import RequestStatus, SubaccountRequest
 from bot.durations import describe
+from bot.requests.events import EventKind
 from bot.requests.workflow import add_event
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,14 @@ class Step(enum.StrEnum):
     EXPIRED = "expired"
     ESCALATED = "escalated"
     REMINDED = "reminded"
+
+
+# The audit row each step writes.
+STEP_KINDS = {
+    Step.EXPIRED: EventKind.EXPIRED,
+    Step.ESCALATED: EventKind.ESCALATED,
+    Step.REMINDED: EventKind.REMINDED,
+}
 
 
 @dataclass(frozen=True)
@@ -146,7 +155,7 @@ def _claim(
         )
         if not result.rowcount:  # type: ignore[attr-defined]
             return False  # another instance, or a decision, got there first
-        add_event(session, request_id=request_id, kind=str(step), detail=detail)
+        add_event(session, request_id=request_id, kind=STEP_KINDS[step], detail=detail)
         owe(session, taken)
     return True
 
