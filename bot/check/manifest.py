@@ -1,5 +1,5 @@
 """The bot scopes manifest.json asks for, kept in code so an installed bot (no repository at
-hand) can still check its token; tests/unit/test_check.py keeps the two lists equal."""
+hand) can still check its token; tests/unit/check/test_check.py keeps the two lists equal."""
 
 from __future__ import annotations
 

@@ -83,7 +83,9 @@ class SubaccountRequest(Base):
     __table_args__ = (Index("ix_requests_approval_message", "approval_channel_id", "approval_ts"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    status: Mapped[str] = mapped_column(String(32), index=True)
+    # The type is the column's (String(32)): the annotation only types the attribute. A row read
+    # back holds the plain string, which equals its member (StrEnum).
+    status: Mapped[RequestStatus] = mapped_column(String(32), index=True)
     requester_id: Mapped[str] = mapped_column(String(32))
     channel_id: Mapped[str | None] = mapped_column(String(32))
     first_name: Mapped[str | None] = mapped_column(String(64))
@@ -147,7 +149,8 @@ class RequestBatch(Base):
     __table_args__ = (Index("ix_batches_approval_message", "approval_channel_id", "approval_ts"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    status: Mapped[str] = mapped_column(String(32), index=True)
+    # As SubaccountRequest.status: String(32); the annotation only types the attribute.
+    status: Mapped[BatchStatus] = mapped_column(String(32), index=True)
     requester_id: Mapped[str] = mapped_column(String(32))
     channel_id: Mapped[str | None] = mapped_column(String(32))
     row_count: Mapped[int] = mapped_column(Integer)

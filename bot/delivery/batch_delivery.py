@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine, Table, insert, select, update
 
 from bot.db.models import BatchStatus, RequestBatch, RequestEvent, SlackOutbox, SubaccountRequest
 from bot.delivery import outbox
+from bot.requests.events import EventKind
 from bot.requests.workflow import HOLD_FOR_ANNOUNCE
 from bot.slack.render.batch_blocks import submitted_dm
 from bot.slack.render.blocks import ApprovalSettings
@@ -26,7 +27,7 @@ def batch_id_of(payload: dict[str, Any]) -> int:
 
 
 def add_batch_event(
-    db: Connection, *, batch_id: int, kind: str, detail: dict[str, Any] | None = None
+    db: Connection, *, batch_id: int, kind: EventKind, detail: dict[str, Any] | None = None
 ) -> None:
     """bulk_workflow.add_batch_event, on a Connection."""
     detail = {"batch_id": batch_id, **(detail or {})}
@@ -41,7 +42,9 @@ def attach_batch_message(db: Connection, *, batch_id: int, channel_id: str, ts: 
         .where(_BATCHES.c.id == batch_id)
         .values(approval_channel_id=channel_id, approval_ts=ts)
     )
-    add_batch_event(db, batch_id=batch_id, kind="posted", detail={"channel": channel_id, "ts": ts})
+    add_batch_event(
+        db, batch_id=batch_id, kind=EventKind.POSTED, detail={"channel": channel_id, "ts": ts}
+    )
 
 
 def release_held_jobs(db: Connection, *, batch_id: int) -> None:
@@ -86,7 +89,10 @@ def batch_not_posted(
     recorded, the rows of a batch needing no approval released all the same (as before the
     outbox), and the requester's DM returned for the caller to owe."""
     add_batch_event(
-        db, batch_id=batch.id, kind="post_failed", detail={"channel": channel_id, "error": error}
+        db,
+        batch_id=batch.id,
+        kind=EventKind.POST_FAILED,
+        detail={"channel": channel_id, "error": error},
     )
     if _status(db, batch.id) == BatchStatus.PROVISIONING:
         release_held_jobs(db, batch_id=batch.id)

@@ -25,6 +25,7 @@ from bot.delivery import outbox
 from bot.delivery.batch_delivery import add_batch_event
 from bot.provisioning.batch_report import failed_rows_text, outcome_csv, passwords_csv
 from bot.requests import batch_tracking
+from bot.requests.events import EventKind
 from bot.requests.passwords import PasswordVault
 from bot.slack.render.batch_blocks import final_reply
 
@@ -97,12 +98,14 @@ class Files:
         what = payload.get("file")
         if what == BATCH_OUTCOME:
             batch_id = int(payload["batch_id"])
-            add_batch_event(db, batch_id=batch_id, kind="outcome_posted", detail={"file": file_id})
+            add_batch_event(
+                db, batch_id=batch_id, kind=EventKind.OUTCOME_POSTED, detail={"file": file_id}
+            )
         elif what == BATCH_PASSWORDS:
             batch_id = int(payload["batch_id"])
             erase_batch_passwords(db, batch_id)
             detail = {"count": int(payload.get("count") or 0), "file": file_id}
-            add_batch_event(db, batch_id=batch_id, kind="passwords_sent", detail=detail)
+            add_batch_event(db, batch_id=batch_id, kind=EventKind.PASSWORDS_SENT, detail=detail)
 
     def failed(self, db: Connection, payload: dict[str, Any], *, error: str) -> list[outbox.Owed]:
         """Written with the row failed for good; what it still owes people instead."""
@@ -122,7 +125,9 @@ class Files:
             rows = batch_tracking.rows_of(session, batch_id)
             counts = batch_tracking.counts(session, batch_id)
             session.expunge(batch)
-        add_batch_event(db, batch_id=batch_id, kind="outcome_post_failed", detail={"error": error})
+        add_batch_event(
+            db, batch_id=batch_id, kind=EventKind.OUTCOME_POST_FAILED, detail={"error": error}
+        )
         text = f"{final_reply(batch, counts, attached=False)}\n{failed_rows_text(rows)}".strip()
         channel = batch.approval_channel_id
         if channel is None:
@@ -141,7 +146,9 @@ def _passwords_given_up(
 ) -> list[outbox.Owed]:
     batch_id = int(payload["batch_id"])
     erase_batch_passwords(db, batch_id)
-    add_batch_event(db, batch_id=batch_id, kind="passwords_not_sent", detail={"error": error})
+    add_batch_event(
+        db, batch_id=batch_id, kind=EventKind.PASSWORDS_NOT_SENT, detail={"error": error}
+    )
     text = (
         f":warning: The generated passwords of bulk request #{batch_id} could not be sent to "
         "you, and the bot has now erased them. Each owner can set one with Zoom's "

@@ -32,6 +32,7 @@ from bot.delivery.slack_errors import SlackFailure, classify
 from bot.flows.common import Choice
 from bot.flows.decisions import Decisions
 from bot.flows.outcomes import Outcomes, settled_result
+from bot.requests.events import EventKind
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +114,13 @@ class Repairs:
                 session.scalars(
                     select(RequestEvent.actor_id).where(
                         RequestEvent.request_id == row.id,
-                        RequestEvent.kind.in_(("approval", "approve_refused", "reject_refused")),
+                        RequestEvent.kind.in_(
+                            (
+                                EventKind.APPROVAL,
+                                EventKind.APPROVE_REFUSED,
+                                EventKind.REJECT_REFUSED,
+                            )
+                        ),
                     )
                 )
             )
@@ -173,7 +180,7 @@ class Repairs:
     def tell_missing_outcomes(self) -> None:
         cutoff = self._now() - SETTLE
         notified = exists().where(
-            RequestEvent.request_id == SubaccountRequest.id, RequestEvent.kind == "notified"
+            RequestEvent.request_id == SubaccountRequest.id, RequestEvent.kind == EventKind.NOTIFIED
         )
         with self._sessions() as session:
             ids = list(

@@ -26,6 +26,7 @@ from bot.delivery.rendering import Renderer
 from bot.delivery.slack_errors import SlackFailure, Verdict, classify
 from bot.delivery.store import EVENTS, OutboxRow, OutboxStore, backoff_seconds
 from bot.observability.redaction import forget_secret, register_secret
+from bot.requests.events import EventKind
 from bot.requests.passwords import PasswordVaultError
 from bot.requests.workflow import attach_approval_message
 from bot.slack.render import messages
@@ -484,7 +485,9 @@ class Sender:
         if row.kind == Kind.REQUEST_POST and row.request_id is not None and row.user_id:
             detail = {"channel": row.channel_id, "error": error}
             connection.execute(
-                EVENTS.insert().values(request_id=row.request_id, kind="post_failed", detail=detail)
+                EVENTS.insert().values(
+                    request_id=row.request_id, kind=EventKind.POST_FAILED, detail=detail
+                )
             )
             owed.append(_not_posted_notice(row))
         if row.kind == Kind.BATCH_POST:
@@ -546,9 +549,9 @@ def _erase_password(
         .values(password_ciphertext=None)
     )
     kind, detail = (
-        ("password_erased", {"dm_ts": delivered_ts})
+        (EventKind.PASSWORD_ERASED, {"dm_ts": delivered_ts})
         if delivered_ts is not None
-        else ("password_undeliverable", {"error": reason})
+        else (EventKind.PASSWORD_UNDELIVERABLE, {"error": reason})
     )
     connection.execute(EVENTS.insert().values(request_id=request_id, kind=kind, detail=detail))
 

@@ -31,6 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.db.models import RequestEvent, SlackOutbox, SlackPacing, WorkerHeartbeat
 from bot.delivery.outbox import POSTING_KINDS
+from bot.requests.events import EventKind
 
 _OUTBOX = cast(Table, SlackOutbox.__table__)
 _PACING = cast(Table, SlackPacing.__table__)
@@ -227,7 +228,7 @@ class OutboxStore:
         connection.execute(
             insert(EVENTS).values(
                 request_id=row.request_id,
-                kind="slack_delivery",
+                kind=EventKind.SLACK_DELIVERY,
                 detail={"outbox_id": row.id, "kind": row.kind, "result": result, **detail},
             )
         )

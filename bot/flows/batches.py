@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.db.models import BatchStatus, RequestBatch
 from bot.requests import batches, workflow
 from bot.requests.csv_rows import BulkParse, CsvProblem, parse_bulk_csv
+from bot.requests.events import EventKind
 from bot.requests.passwords import PasswordVault
 from bot.requests.policy import AccessPolicy
 from bot.slack import ids
@@ -203,7 +204,7 @@ class BulkFlows:
         if self._batches.post(batch, db=session) is not None:
             return
         batches.add_batch_event(
-            session, batch_id=batch.id, kind="post_failed", detail={"channel": None}
+            session, batch_id=batch.id, kind=EventKind.POST_FAILED, detail={"channel": None}
         )
         if batch.status == BatchStatus.PROVISIONING:
             batches.release_jobs(session, batch_id=batch.id)

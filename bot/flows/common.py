@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.delivery import outbox
 from bot.requests import workflow
+from bot.requests.events import EventKind
 from bot.slack.render import messages
 
 # One logger name for all the flow modules: the one their log lines carried as bot/flows.py.
@@ -42,7 +43,7 @@ class FlowSettings:
 def record_event(
     sessions: sessionmaker[Session],
     request_id: int | None,
-    kind: str,
+    kind: EventKind,
     *,
     actor_id: str | None = None,
     detail: dict[str, object] | None = None,

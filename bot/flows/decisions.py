@@ -20,6 +20,7 @@ from bot.flows.common import (
 from bot.flows.decision_notices import DecisionNotices, private_answer
 from bot.requests import batches, decisions, workflow
 from bot.requests.decisions import Decision, DecisionOutcome
+from bot.requests.events import refused_kind
 from bot.requests.policy import AccessPolicy, Verdict
 from bot.requests.subjects import Head, Scope, Subject
 from bot.slack.notifier import Notifier
@@ -192,7 +193,7 @@ class Decisions:
         request_id = head.id if isinstance(head, SubaccountRequest) else None
         named = "request_id" if subject.scope == Scope.ONE else "batch_id"
         detail = {"reason": "not a request this bot can decide", named: subject.id}
-        kind = decisions.refusal_kind(choice)
+        kind = refused_kind(choice)
         record_event(self._sessions, request_id, kind, actor_id=user_id, detail=detail)
 
     def _decision(self, subject: Subject, head: Head, *, user_id: str, choice: Choice) -> Decision:
@@ -237,7 +238,7 @@ class Decisions:
 
     def _record_refusal(self, subject: Subject, user_id: str, choice: Choice, reason: str) -> None:
         with self._sessions.begin() as session:
-            kind = decisions.refusal_kind(choice)
+            kind = refused_kind(choice)
             subject.event(session, kind=kind, actor_id=user_id, detail={"reason": reason})
 
     def _announce(self, subject: Subject, decision: Decision, *, tell: Tell) -> None:

@@ -19,6 +19,7 @@ from bot.db.models import RequestEvent
 from bot.delivery import outbox
 from bot.delivery.files import AUDIT_EXPORT
 from bot.requests import workflow
+from bot.requests.events import EventKind
 from bot.requests.policy import AccessPolicy
 from bot.runtime.tasks import BackgroundTasks
 from bot.slack.notifier import Notifier
@@ -104,7 +105,7 @@ class SlackExports:
                 workflow.add_event(
                     session,
                     request_id=None,
-                    kind="exported",
+                    kind=EventKind.EXPORTED,
                     actor_id=user_id,
                     detail={**window(command), **counts(export)},
                 )
@@ -114,9 +115,9 @@ class SlackExports:
             self._notifier.respond(response_url=response_url, text=unavailable_text())
 
     def _record_refusal(self, user_id: str) -> None:
-        self._record(user_id, "export_refused", {"reason": "not an approver"})
+        self._record(user_id, EventKind.EXPORT_REFUSED, {"reason": "not an approver"})
 
-    def _record(self, user_id: str, kind: str, detail: dict[str, object]) -> None:
+    def _record(self, user_id: str, kind: EventKind, detail: dict[str, object]) -> None:
         try:
             with self._sessions.begin() as session:
                 workflow.add_event(
@@ -156,7 +157,7 @@ def export_failed(db: Connection, payload: dict[str, Any], *, error: str) -> lis
     detail = {key: payload[key] for key in ("since", "until", "format")} | {"error": error}
     db.execute(
         insert(RequestEvent).values(
-            request_id=None, kind="export_failed", actor_id=user_id or None, detail=detail
+            request_id=None, kind=EventKind.EXPORT_FAILED, actor_id=user_id or None, detail=detail
         )
     )
     url = str(payload.get("response_url") or "")

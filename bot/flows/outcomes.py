@@ -17,6 +17,7 @@ from bot.observability.redaction import redact
 from bot.provisioning.job import ProvisionResult, ZoomAccounts, provision
 from bot.provisioning.result_detail import error_from_detail
 from bot.requests import workflow
+from bot.requests.events import EventKind
 from bot.requests.passwords import PasswordVault
 from bot.slack.notifier import Notifier
 from bot.slack.render import messages
@@ -92,7 +93,7 @@ class Outcomes:
             # Rendered (decrypted) only when sent; erased once Slack confirms the DM.
             notifier.owe(outbox.password_dm(row.id, user_id=row.requester_id), db=session)
         workflow.add_event(
-            session, request_id=row.id, kind="notified", detail={"status": row.status}
+            session, request_id=row.id, kind=EventKind.NOTIFIED, detail={"status": row.status}
         )
         alert_channel = self.settings.ops_channel
         if alert_channel and ops_alerts.needs_alert(row):
@@ -103,7 +104,10 @@ class Outcomes:
                 db=session,
             )
             workflow.add_event(
-                session, request_id=row.id, kind="ops_alerted", detail={"channel": alert_channel}
+                session,
+                request_id=row.id,
+                kind=EventKind.OPS_ALERTED,
+                detail={"channel": alert_channel},
             )
 
 
@@ -130,7 +134,7 @@ def settled_result(session: Session, row: SubaccountRequest) -> ProvisionResult 
         return None
     detail = session.scalar(
         select(RequestEvent.detail)
-        .where(RequestEvent.request_id == row.id, RequestEvent.kind == "zoom_result")
+        .where(RequestEvent.request_id == row.id, RequestEvent.kind == EventKind.ZOOM_RESULT)
         .order_by(RequestEvent.id.desc())
         .limit(1)
     )

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import SubaccountRequest
 from bot.requests import workflow
+from bot.requests.events import EventKind
 from bot.requests.policy import AccessPolicy
 from bot.slack.notifier import Notifier
 from bot.slack.render import messages
@@ -34,7 +35,7 @@ def reopen_form(
             workflow.add_event(
                 session,
                 request_id=None if row is None else row.id,
-                kind="request_again_refused",
+                kind=EventKind.REQUEST_AGAIN_REFUSED,
                 actor_id=user_id,
                 detail={"reason": "not this person's request", "request_id": request_id},
             )
@@ -52,6 +53,8 @@ def reopen_form(
         notifier.dm(user_id=user_id, text=messages.denied_request_text())
         return
     with sessions.begin() as session:
-        workflow.add_event(session, request_id=row.id, kind="request_again", actor_id=user_id)
+        workflow.add_event(
+            session, request_id=row.id, kind=EventKind.REQUEST_AGAIN, actor_id=user_id
+        )
     view = prefilled_request_modal(row, require_reason=require_reason)
     notifier.open_modal(trigger_id=trigger_id, view=view)

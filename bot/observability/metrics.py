@@ -23,6 +23,7 @@ from bot.db.models import (
 from bot.delivery.outbox import Kind
 from bot.delivery.slack_errors import Verdict
 from bot.observability.prometheus import Family, Histogram, bounded, render
+from bot.requests.events import EventKind
 from bot.zoom.errors import ZoomError
 
 PREFIX = "zoombot"
@@ -30,12 +31,12 @@ PREFIX = "zoombot"
 ZOOM_LATENCY_BUCKETS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0)
 DELIVERY_RESULTS = frozenset({"delivered", "already_posted", "failed"} | {v.value for v in Verdict})
 DECISION_KINDS = (
-    "approval",  # one approver's approval counted
-    "approved",  # the request reached its approvals and went to Zoom
-    "rejected",
-    "approve_refused",  # someone not allowed to, or too late
-    "reject_refused",
-    "expired",  # nobody decided within APPROVAL_TTL
+    EventKind.APPROVAL,  # one approver's approval counted
+    EventKind.APPROVED,  # the request reached its approvals and went to Zoom
+    EventKind.REJECTED,
+    EventKind.APPROVE_REFUSED,  # someone not allowed to, or too late
+    EventKind.REJECT_REFUSED,
+    EventKind.EXPIRED,  # nobody decided within APPROVAL_TTL
 )
 # Outcomes whose time from `zoom_called` is not one call: a look-up after an interrupted try,
 # or nothing sent at all.
@@ -133,7 +134,7 @@ def _deliveries(connection: Connection) -> Iterable[Family]:
     kind = RequestEvent.detail["kind"].as_string()
     rows = connection.execute(
         select(result, kind, func.count())
-        .where(RequestEvent.kind == "slack_delivery")
+        .where(RequestEvent.kind == EventKind.SLACK_DELIVERY)
         .group_by(result, kind)
     )
     totals: dict[tuple[str, str], float] = {}
@@ -158,14 +159,14 @@ def _zoom_calls(connection: Connection) -> Iterable[Family]:
         select(func.max(called.at))
         .where(
             called.request_id == RequestEvent.request_id,
-            called.kind == "zoom_called",
+            called.kind == EventKind.ZOOM_CALLED,
             called.at <= RequestEvent.at,
         )
         .scalar_subquery()
     )
     rows = connection.execute(
         select(RequestEvent.kind, RequestEvent.at, called_at, RequestEvent.detail).where(
-            RequestEvent.kind.in_(("zoom_result", "requeued"))
+            RequestEvent.kind.in_((EventKind.ZOOM_RESULT, EventKind.REQUEUED))
         )
     )
     errors = _zoom_error_names()
@@ -194,7 +195,7 @@ def _zoom_calls(connection: Connection) -> Iterable[Family]:
 
 
 def _zoom_outcome(kind: str, detail: dict[str, Any], errors: frozenset[str]) -> tuple[str, str]:
-    if kind == "requeued":
+    if kind == EventKind.REQUEUED:
         return "rate_limited", "ZoomRateLimited"
     if "error" not in detail:
         return ("reconciled" if detail.get("reconciled") else "created"), "none"

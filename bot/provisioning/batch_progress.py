@@ -17,6 +17,7 @@ from bot.durations import describe
 from bot.flows.batches import BulkParts, BulkSettings
 from bot.requests import batch_tracking, batches, decisions
 from bot.requests.decisions import Decision
+from bot.requests.events import EventKind
 from bot.requests.subjects import Subject
 from bot.slack.render.batch_blocks import decision_dm, final_dm, progress_text
 
@@ -89,7 +90,7 @@ class BatchProgress:
                 owed.append(_passwords_file(batch, count=passwords))
             text = final_dm(batch, counts, passwords=passwords)
             owed.append(outbox.dm(batch.requester_id, text=text))
-            self._record(session, batch_id, "notified", {"created": counts.created})
+            self._record(session, batch_id, EventKind.NOTIFIED, {"created": counts.created})
             owed += self._ops_alert(session, batch, counts)
             self._parts.notifier.owe(*owed, db=session)
             if not passwords:
@@ -102,7 +103,7 @@ class BatchProgress:
         ops = self.settings.ops_channel
         if not ops or not (counts.failed or counts.unknown):
             return []
-        self._record(session, batch.id, "ops_alerted", {"channel": ops})
+        self._record(session, batch.id, EventKind.OPS_ALERTED, {"channel": ops})
         text = f":warning: Bulk request #{batch.id}: {progress_text(counts)}. See its thread."
         return [outbox.message(ops, text=text)]
 
@@ -118,7 +119,7 @@ class BatchProgress:
         return outbox.file_share(BATCH_OUTCOME, queue=f"dm:{user}", user_id=user, details=details)
 
     def _record(
-        self, session: Session, batch_id: int, kind: str, detail: dict[str, object]
+        self, session: Session, batch_id: int, kind: EventKind, detail: dict[str, object]
     ) -> None:
         batches.add_batch_event(session, batch_id=batch_id, kind=kind, detail=detail)
 

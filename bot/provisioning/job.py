@@ -23,6 +23,7 @@ from bot.db.models import RequestEvent, RequestStatus, SubaccountRequest
 from bot.observability.redaction import forget_secret, register_secret
 from bot.provisioning.ratelimit import counting_waits
 from bot.provisioning.result_detail import error_detail, redact_error, wait_detail
+from bot.requests.events import EventKind
 from bot.requests.passwords import PasswordVault, PasswordVaultError
 from bot.requests.transitions import Cause, move_accounts
 from bot.requests.workflow import add_event
@@ -146,13 +147,13 @@ def _start(factory: sessionmaker[Session], request_id: int, vault: PasswordVault
 
 def _mark_sent(session: Session, row: SubaccountRequest, job: _Job) -> None:
     row.zoom_attempts += 1  # committed before sending: a crash from here on reconciles
-    add_event(session, request_id=row.id, kind="zoom_called", detail=masked(job.body))
+    add_event(session, request_id=row.id, kind=EventKind.ZOOM_CALLED, detail=masked(job.body))
 
 
 def _last_sent_at(session: Session, request_id: int) -> datetime:
     sent_at = session.scalar(
         select(func.max(RequestEvent.at)).where(
-            RequestEvent.request_id == request_id, RequestEvent.kind == "zoom_called"
+            RequestEvent.request_id == request_id, RequestEvent.kind == EventKind.ZOOM_CALLED
         )
     )
     return sent_at or datetime.now(UTC)
@@ -188,7 +189,9 @@ def _reconcile(
         )
         return _record_failure(factory, owe=owe, request_id=request_id, error=unknown)
     with factory.begin() as session:
-        add_event(session, request_id=request_id, kind="reconciled", detail={"found": len(found)})
+        add_event(
+            session, request_id=request_id, kind=EventKind.RECONCILED, detail={"found": len(found)}
+        )
     if not found:
         return None
     account = _account_from_listing(found[0], job.email)
@@ -264,7 +267,9 @@ def _requeue_or_fail(
             session.scalar(
                 select(func.count())
                 .select_from(RequestEvent)
-                .where(RequestEvent.request_id == request_id, RequestEvent.kind == "requeued")
+                .where(
+                    RequestEvent.request_id == request_id, RequestEvent.kind == EventKind.REQUEUED
+                )
             )
             or 0
         )
@@ -282,7 +287,7 @@ def _requeue_or_fail(
         add_event(
             session,
             request_id=request_id,
-            kind="requeued",
+            kind=EventKind.REQUEUED,
             detail={
                 "reason": "rate_limited",
                 "retry_in_seconds": delay_seconds,
@@ -335,7 +340,7 @@ def _record_success(
         if reconciled:
             detail["reconciled"] = True
         detail.update(wait_detail(wait_seconds))
-        add_event(session, request_id=request_id, kind="zoom_result", detail=detail)
+        add_event(session, request_id=request_id, kind=EventKind.ZOOM_RESULT, detail=detail)
         result = ProvisionResult(
             request=row, account=account, generated_password=password, reconciled=reconciled
         )
@@ -361,7 +366,7 @@ def _record_failure(
         row.zoom_error_message = error.zoom_message
         _finish(row)
         detail = error_detail(error) | wait_detail(wait_seconds)
-        add_event(session, request_id=request_id, kind="zoom_result", detail=detail)
+        add_event(session, request_id=request_id, kind=EventKind.ZOOM_RESULT, detail=detail)
         result = ProvisionResult(request=row, error=error)
         owe(session, result)
     logger.info("request %s: Zoom call ended %s (%s)", request_id, status, type(error).__name__)

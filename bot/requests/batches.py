@@ -21,6 +21,7 @@ from bot.db.models import (
     SubaccountRequest,
 )
 from bot.requests.csv_rows import ValidRow
+from bot.requests.events import EventKind
 from bot.requests.passwords import PasswordVault, PasswordVaultError
 from bot.requests.transitions import Cause, move_batch
 from bot.requests.validation import ValidRequest
@@ -34,7 +35,7 @@ def add_batch_event(
     session: Session,
     *,
     batch_id: int,
-    kind: str,
+    kind: EventKind,
     actor_id: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
@@ -55,7 +56,7 @@ def child_events(
     session: Session,
     ids: list[int],
     *,
-    kind: str,
+    kind: EventKind,
     actor_id: str | None,
     detail: dict[str, Any],
 ) -> None:
@@ -192,17 +193,20 @@ def _add_children(
         }
         session.add(
             RequestEvent(
-                request_id=child.id, kind="submitted", actor_id=batch.requester_id, detail=detail
+                request_id=child.id,
+                kind=EventKind.SUBMITTED,
+                actor_id=batch.requester_id,
+                detail=detail,
             )
         )
     if not required_approvals:
         ids = [child.id for child in children]
         automatic = {"automatic": True, "batch_id": batch.id}
-        child_events(session, ids, kind="approved", actor_id=None, detail=automatic)
+        child_events(session, ids, kind=EventKind.APPROVED, actor_id=None, detail=automatic)
     add_batch_event(
         session,
         batch_id=batch.id,
-        kind="submitted",
+        kind=EventKind.SUBMITTED,
         actor_id=batch.requester_id,
         detail={"rows": len(rows), "required_approvals": required_approvals},
     )
@@ -218,7 +222,7 @@ def attach_message(session: Session, *, batch_id: int, channel_id: str, ts: str)
         .values(approval_channel_id=channel_id, approval_ts=ts)
     )
     add_batch_event(
-        session, batch_id=batch_id, kind="posted", detail={"channel": channel_id, "ts": ts}
+        session, batch_id=batch_id, kind=EventKind.POSTED, detail={"channel": channel_id, "ts": ts}
     )
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import BatchStatus, RequestBatch, RequestStatus, SubaccountRequest
+from bot.requests.events import EventKind, refused_kind
 from bot.requests.subjects import Head, Scope, Subject, opened_at
 from bot.requests.transitions import Cause, move_accounts, move_batch
 
@@ -62,17 +63,13 @@ def _no_notices(_session: Session, _decision: Decision) -> None:
     return None
 
 
-def refusal_kind(action: str) -> str:
-    return f"{action}_refused"
-
-
 def refuse(
     factory: sessionmaker[Session], subject: Subject, *, actor_id: str, action: str, reason: str
 ) -> Decision:
     """Record a decision attempt that changes nothing (not allowed, or already decided)."""
     with factory.begin() as session:
         detail = {"reason": reason}
-        subject.event(session, kind=refusal_kind(action), actor_id=actor_id, detail=detail)
+        subject.event(session, kind=refused_kind(action), actor_id=actor_id, detail=detail)
         head = subject.head(session)
     return Decision(DecisionOutcome.REFUSED, head, reason=reason)
 
@@ -100,7 +97,7 @@ def approve(
         quorum = subject.approval_count() >= required_approvals
         won = _decide(session, subject, RequestStatus.PROVISIONING, approver_id, quorum)
         if won:
-            _decided_events(session, subject, won, kind="approved", actor_id=approver_id)
+            _decided_events(session, subject, won, kind=EventKind.APPROVED, actor_id=approver_id)
         head = subject.head(session, fresh=True)
         decision = _read(session, subject, _approval_outcome(head, won=bool(won)))
         if decision.outcome != DecisionOutcome.ALREADY_DECIDED:
@@ -120,7 +117,7 @@ def _add_approval(factory: sessionmaker[Session], subject: Subject, *, approver_
     try:
         with factory.begin() as session:
             ids = subject.add_approvals(session, approver_id)
-            subject.account_events(session, ids, kind="approval", actor_id=approver_id)
+            subject.account_events(session, ids, kind=EventKind.APPROVAL, actor_id=approver_id)
     except IntegrityError:
         return False  # the same person again: a duplicated event or a second click
     return True
@@ -142,7 +139,7 @@ def reject(
     with factory.begin() as session:
         won = _decide(session, subject, RequestStatus.REJECTED, rejecter_id)
         if won:
-            _decided_events(session, subject, won, kind="rejected", actor_id=rejecter_id)
+            _decided_events(session, subject, won, kind=EventKind.REJECTED, actor_id=rejecter_id)
         outcome = DecisionOutcome.REJECTED if won else DecisionOutcome.ALREADY_DECIDED
         decision = _read(session, subject, outcome)
         if won:
@@ -204,7 +201,7 @@ def _move(
 
 
 def _decided_events(
-    session: Session, subject: Subject, ids: list[int], *, kind: str, actor_id: str
+    session: Session, subject: Subject, ids: list[int], *, kind: EventKind, actor_id: str
 ) -> None:
     subject.account_events(session, ids, kind=kind, actor_id=actor_id)
 
@@ -258,7 +255,7 @@ def _expire(
         return None
     # The actor is whoever tried to decide too late (None: the sweep): the audit log keeps it.
     detail = {"ttl": str(ttl)}
-    subject.account_events(session, ids, kind="expired", actor_id=actor_id, detail=detail)
+    subject.account_events(session, ids, kind=EventKind.EXPIRED, actor_id=actor_id, detail=detail)
     decision = _read(session, subject, DecisionOutcome.EXPIRED)
     owe(session, decision)
     return decision

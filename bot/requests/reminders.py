@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import RequestStatus, SubaccountRequest
 from bot.durations import describe
+from bot.requests.events import EventKind
 from bot.requests.transitions import Cause, move_accounts
 from bot.requests.workflow import add_event
 
@@ -38,6 +39,14 @@ class Step(enum.StrEnum):
     EXPIRED = "expired"
     ESCALATED = "escalated"
     REMINDED = "reminded"
+
+
+# The audit row each step writes.
+STEP_KINDS = {
+    Step.EXPIRED: EventKind.EXPIRED,
+    Step.ESCALATED: EventKind.ESCALATED,
+    Step.REMINDED: EventKind.REMINDED,
+}
 
 
 @dataclass(frozen=True)
@@ -158,7 +167,7 @@ def _claim(
     with factory.begin() as session:
         if not _take_step(session, step, request_id, conditions, now):
             return False  # another instance, or a decision, got there first
-        add_event(session, request_id=request_id, kind=str(step), detail=detail)
+        add_event(session, request_id=request_id, kind=STEP_KINDS[step], detail=detail)
         owe(session, taken)
     return True
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from bot.db.models import RequestApproval, RequestBatch, RequestEvent, SubaccountRequest
 from bot.requests.batches import add_batch_event, child_events, child_ids
+from bot.requests.events import EventKind
 
 Head = SubaccountRequest | RequestBatch
 
@@ -99,7 +100,7 @@ class Subject:
         session: Session,
         ids: list[int],
         *,
-        kind: str,
+        kind: EventKind,
         actor_id: str | None,
         detail: dict[str, Any] | None = None,
     ) -> None:
@@ -113,7 +114,7 @@ class Subject:
         child_events(session, ids, kind=kind, actor_id=actor_id, detail=detail)
 
     def event(
-        self, session: Session, *, kind: str, actor_id: str | None, detail: dict[str, Any]
+        self, session: Session, *, kind: EventKind, actor_id: str | None, detail: dict[str, Any]
     ) -> None:
         """A step of the request as a whole (a refusal): on its row, or on its batch."""
         if self.scope == Scope.ONE:

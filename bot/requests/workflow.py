@@ -23,6 +23,7 @@ from bot.db.models import (
     RequestStatus,
     SubaccountRequest,
 )
+from bot.requests.events import EventKind
 from bot.requests.passwords import PasswordVault, generate_password
 from bot.requests.validation import ValidRequest
 
@@ -45,7 +46,7 @@ def add_event(
     session: Session,
     *,
     request_id: int | None,
-    kind: str,
+    kind: EventKind,
     actor_id: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
@@ -64,7 +65,7 @@ def record_denied(
     add_event(
         session,
         request_id=row.id,
-        kind="denied",
+        kind=EventKind.DENIED,
         actor_id=requester_id,
         detail={"attempted": attempted, "reason": reason},
     )
@@ -162,15 +163,17 @@ def submit_request(
     }
     if previewed_at is not None:
         detail["previewed_at"] = previewed_at.isoformat()
-    events = [_event(request_id, "submitted", actor_id=requester_id, detail=detail)]
+    events = [_event(request_id, EventKind.SUBMITTED, actor_id=requester_id, detail=detail)]
     if not required_approvals:
-        events.append(_event(request_id, "approved", actor_id=None, detail={"automatic": True}))
+        events.append(
+            _event(request_id, EventKind.APPROVED, actor_id=None, detail={"automatic": True})
+        )
     connection.execute(_INSERT_EVENT, events)
     return request_id
 
 
 def _event(
-    request_id: int, kind: str, *, actor_id: str | None, detail: dict[str, Any]
+    request_id: int, kind: EventKind, *, actor_id: str | None, detail: dict[str, Any]
 ) -> dict[str, Any]:
     return {"request_id": request_id, "kind": kind, "actor_id": actor_id, "detail": detail}
 
@@ -184,14 +187,14 @@ def attach_approval_message(
         .values(approval_channel_id=channel_id, approval_ts=ts)
     )
     posted = {"channel": channel_id, "ts": ts}
-    db.execute(_INSERT_EVENT, _event(request_id, "posted", actor_id=None, detail=posted))
+    db.execute(_INSERT_EVENT, _event(request_id, EventKind.POSTED, actor_id=None, detail=posted))
 
 
 def add_post_failed(connection: Connection, *, request_id: int) -> None:
     """No channel to post the request in (no APPROVAL_CHANNEL, the command ran nowhere)."""
     detail = {"channel": None}
     connection.execute(
-        _INSERT_EVENT, _event(request_id, "post_failed", actor_id=None, detail=detail)
+        _INSERT_EVENT, _event(request_id, EventKind.POST_FAILED, actor_id=None, detail=detail)
     )
 
 
@@ -235,7 +238,7 @@ def hold_reaction(
             add_event(
                 session,
                 request_id=None,
-                kind="reaction_held",
+                kind=EventKind.REACTION_HELD,
                 actor_id=user_id,
                 detail={"reaction": reaction, "channel": channel_id, "ts": ts},
             )

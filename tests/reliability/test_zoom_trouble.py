@@ -97,7 +97,7 @@ def test_fifty_requests_under_a_shared_rate_limit_are_created_once_within_the_ra
     # The rate seen at Zoom is a measured figure, not an assertion: the fake stamps a POST when
     # its handler thread runs, in a test process that shares two cores with three instances, so
     # a stall there bunches timestamps. The spacing the bot itself keeps is asserted without a
-    # clock in tests/unit/test_ratelimit.py.
+    # clock in tests/unit/provisioning/test_ratelimit.py.
     tolerant = max_in_window(times, 1.0 - JITTER_TOLERANCE_SECONDS)
     # Zoom's window is strict, so jitter may still draw the odd 429; each one costs a retry
     # that waits for a slot of its own, never a burst. (401s: a token held from before.)
