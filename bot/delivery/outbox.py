@@ -180,7 +180,7 @@ def home(user_id: str, *, notice: str | None = None) -> Owed:
     return Owed(Kind.HOME, f"home:{user_id}", user_id=user_id, payload=payload)
 
 
-# -- a bulk request's own message (bot/slack/batch_notifier.py owes these) ---------------------
+# -- a bulk request's own message (bot/slack/notifier.py owes these) -------------------------------
 
 
 def batch_post(batch_id: int, *, channel_id: str, requester_id: str) -> Owed:

@@ -24,7 +24,6 @@ from bot.requests.passwords import PasswordVault
 from bot.requests.policy import AccessPolicy
 from bot.requests.subjects import Scope
 from bot.runtime.tasks import BackgroundTasks
-from bot.slack.batch_notifier import BatchNotifier
 from bot.slack.notifier import Notifier
 
 
@@ -44,7 +43,6 @@ class FlowParts:
     sessions: sessionmaker[Session]
     policy: AccessPolicy
     notifier: Notifier
-    batches: BatchNotifier
     zoom: ZoomAccounts
     vault: PasswordVault
     tasks: BackgroundTasks
@@ -65,7 +63,7 @@ def build_flows(
     required = settings.required_approvals
     notices: dict[Scope, DecisionNotices] = {
         Scope.ONE: RequestNotices(p.notifier, required_approvals=required),
-        Scope.MANY: BatchNotices(p.notifier, p.batches, required_approvals=required),
+        Scope.MANY: BatchNotices(p.notifier, required_approvals=required),
     }
     return Flows(
         settings=settings,

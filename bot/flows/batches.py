@@ -22,7 +22,6 @@ from bot.requests.passwords import PasswordVault
 from bot.requests.policy import AccessPolicy
 from bot.slack import ids
 from bot.slack.batch_files import FileUnreadable, read_attached_csv
-from bot.slack.batch_notifier import BatchNotifier
 from bot.slack.notifier import Notifier
 from bot.slack.render import messages
 from bot.slack.render.batch_blocks import submitted_dm
@@ -57,7 +56,6 @@ class BulkParts:
     sessions: sessionmaker[Session]
     policy: AccessPolicy
     notifier: Notifier
-    batches: BatchNotifier
     client: WebClient
     vault: PasswordVault
     # The provisioning worker's wake: the accounts are due at Zoom now.
@@ -73,7 +71,6 @@ class BulkFlows:
         self._sessions = parts.sessions
         self._policy = parts.policy
         self._notifier = parts.notifier
-        self._batches = parts.batches
 
     # -- the command and the form -------------------------------------------------------------
 
@@ -172,7 +169,7 @@ class BulkFlows:
             )
         if batch is None:
             return FormAnswer(update=notice(title="Start again", text=_DRAFT_GONE))
-        if batch.status == BatchStatus.PROVISIONING and not self._batches.channel_for(batch):
+        if batch.status == BatchStatus.PROVISIONING and not self._notifier.channel_for(batch):
             self._parts.jobs_due()  # no message to wait for: its rows were released with it
         text = (
             f"Bulk request #{batch.id} ({batch.row_count} accounts) is saved and on its way to "
@@ -201,7 +198,7 @@ class BulkFlows:
         """In the submission's transaction: the batch's message is owed with the batch (the
         sender releases a batch needing no approval once it is posted), or, with no channel to
         post in, the failure is recorded and its rows released now."""
-        if self._batches.post(batch, db=session) is not None:
+        if self._notifier.post_batch(batch, db=session) is not None:
             return
         batches.add_batch_event(
             session, batch_id=batch.id, kind=EventKind.POST_FAILED, detail={"channel": None}

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot.flows.pending_notices import send_expired_dm
 from bot.requests.decisions import Decision, DecisionOutcome
-from bot.slack.batch_notifier import BatchNotifier
+from bot.requests.subjects import Subject
 from bot.slack.notifier import Notifier
 from bot.slack.render import messages
 from bot.slack.render.batch_blocks import decision_dm, decision_reply
@@ -37,15 +37,15 @@ class RequestNotices:
 
     def owe(self, session: Session, decision: Decision, *, user_id: str) -> None:
         row, outcome, notifier = decision.request, decision.outcome, self._notifier
-        notifier.refresh_request(row, db=session)
+        notifier.refresh(Subject.one(row.id), db=session)
         if outcome == DecisionOutcome.WAITING_FOR_MORE:
             text = waiting_text(decision, user_id=user_id, required_approvals=self._required)
-            notifier.reply_in_thread(row, text, db=session)
+            notifier.reply(row, text, db=session)
         elif outcome == DecisionOutcome.EXPIRED:
             send_expired_dm(notifier, row, db=session)
         else:
             text = _THREAD_DECISIONS[outcome].format(user=user_id)
-            notifier.reply_in_thread(row, text, db=session)
+            notifier.reply(row, text, db=session)
             dm = messages.decision_dm(row)
             notifier.dm(user_id=row.requester_id, text=dm, request_id=row.id, db=session)
 
@@ -55,22 +55,19 @@ class BatchNotices:
 
     noun = "bulk request"
 
-    def __init__(
-        self, notifier: Notifier, batches: BatchNotifier, *, required_approvals: int
-    ) -> None:
+    def __init__(self, notifier: Notifier, *, required_approvals: int) -> None:
         self._notifier = notifier
-        self._batches = batches
         self._required = required_approvals
 
     def owe(self, session: Session, decision: Decision, *, user_id: str) -> None:
         batch, outcome = decision.batch, decision.outcome
-        self._batches.refresh(batch.id, db=session)
+        self._notifier.refresh(Subject.many(batch.id), db=session)
         if outcome == DecisionOutcome.WAITING_FOR_MORE:
             text = waiting_text(decision, user_id=user_id, required_approvals=self._required)
-            self._batches.reply(batch, text, db=session)
+            self._notifier.reply(batch, text, db=session)
             return
         if outcome != DecisionOutcome.EXPIRED:
-            self._batches.reply(batch, decision_reply(batch, user_id=user_id), db=session)
+            self._notifier.reply(batch, decision_reply(batch, user_id=user_id), db=session)
         self._notifier.dm(user_id=batch.requester_id, text=decision_dm(batch), db=session)
 
 

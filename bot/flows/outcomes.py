@@ -19,6 +19,7 @@ from bot.provisioning.result_detail import error_from_detail
 from bot.requests import workflow
 from bot.requests.events import EventKind
 from bot.requests.passwords import PasswordVault
+from bot.requests.subjects import Subject
 from bot.slack.notifier import Notifier
 from bot.slack.render import messages
 from bot.zoom.client import CreatedAccount
@@ -74,8 +75,8 @@ class Outcomes:
         text = redact(messages.outcome_text(result))
         notifier = self._notifier
         same_channel = row.channel_id == row.approval_channel_id
-        notifier.refresh_request(row, db=session)
-        notifier.reply_in_thread(row, text, broadcast=same_channel, db=session)
+        notifier.refresh(Subject.one(row.id), db=session)
+        notifier.reply(row, text, broadcast=same_channel, db=session)
         if row.channel_id and not same_channel:
             notifier.post(
                 channel_id=row.channel_id,

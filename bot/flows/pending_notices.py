@@ -16,6 +16,7 @@ from bot.delivery.outbox import Db
 from bot.durations import describe
 from bot.requests.policy import Directory
 from bot.requests.reminders import PendingSchedule, Step, SweepStep
+from bot.requests.subjects import Subject
 from bot.slack.notifier import Notifier
 from bot.slack.render import messages
 from bot.slack.render.blocks import escape, mention, mention_entry, request_again_message
@@ -56,7 +57,7 @@ class PendingNotices:
     def reminded(self, session: Session, row: SubaccountRequest) -> None:
         waited = _waited(self._schedule.remind_after)
         who = " ".join(mention_entry(entry) for entry in self._approvers)
-        self._notifier.reply_in_thread(
+        self._notifier.reply(
             row,
             f":alarm_clock: Request #{row.id} has waited {waited} for a decision. {who}: "
             "please approve or reject it.",
@@ -66,7 +67,7 @@ class PendingNotices:
     def escalated(self, session: Session, row: SubaccountRequest) -> None:
         waited = _waited(self._schedule.escalate_after)
         who = " ".join(mention_entry(entry) for entry in self._escalation_approvers)
-        self._notifier.reply_in_thread(
+        self._notifier.reply(
             row,
             f":rotating_light: Request #{row.id} has had no decision for {waited}: escalated to "
             f"{who}, who may now approve or reject it here.",
@@ -83,8 +84,8 @@ class PendingNotices:
             self._notifier.dm(user_id=user_id, text=text, request_id=row.id, db=session)
 
     def expired(self, session: Session, row: SubaccountRequest) -> None:
-        self._notifier.refresh_request(row, db=session)
-        self._notifier.reply_in_thread(
+        self._notifier.refresh(Subject.one(row.id), db=session)
+        self._notifier.reply(
             row,
             f":clock3: Request #{row.id} expired: no decision within "
             f"{describe(self._schedule.approval_ttl)}.",

@@ -62,7 +62,7 @@ class BatchProgress:
             if show:
                 # Owed with the state it shows; rendered when sent, so the newest state wins
                 # and a late progress update can never overwrite the final one.
-                self._parts.batches.refresh(batch_id, db=session)
+                self._parts.notifier.refresh(Subject.many(batch_id), db=session)
         if finished:
             self.run_later(self.report, batch_id)
 
@@ -70,7 +70,7 @@ class BatchProgress:
         self._refresh(batch_id)
 
     def _refresh(self, batch_id: int) -> None:
-        self._parts.batches.refresh(batch_id)
+        self._parts.notifier.refresh(Subject.many(batch_id))
 
     # -- the end ------------------------------------------------------------------------------
 
@@ -152,9 +152,9 @@ class BatchProgress:
         def owe(session: Session, decision: Decision) -> None:
             # In the transaction that expires it: the expiry and its notices, or neither.
             batch = decision.batch
-            self._parts.batches.refresh(batch.id, db=session)
+            self._parts.notifier.refresh(Subject.many(batch.id), db=session)
             text = f":clock3: Expired: nobody decided within {describe(ttl)}."
-            self._parts.batches.reply(batch, text, db=session)
+            self._parts.notifier.reply(batch, text, db=session)
             self._parts.notifier.dm(user_id=batch.requester_id, text=decision_dm(batch), db=session)
 
         subject = Subject.many(batch_id)

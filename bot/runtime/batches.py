@@ -15,7 +15,6 @@ from bot.provisioning.batch_progress import BatchProgress
 from bot.requests.passwords import PasswordVault
 from bot.requests.policy import AccessPolicy
 from bot.runtime.tasks import BackgroundTasks
-from bot.slack.batch_notifier import BatchNotifier
 from bot.slack.notifier import Notifier
 
 
@@ -23,7 +22,6 @@ from bot.slack.notifier import Notifier
 class Bulk:
     flows: BulkFlows
     progress: BatchProgress
-    notifier: BatchNotifier
 
 
 def build_bulk(
@@ -48,12 +46,10 @@ def build_bulk(
     def run_later(task: Callable[[int], None], batch_id: int) -> object:
         return tasks.submit(task, batch_id)
 
-    batches = BatchNotifier(notifier, approval_channel=settings.approval_channel)
     parts = BulkParts(
         sessions=sessions,
         policy=policy,
         notifier=notifier,
-        batches=batches,
         client=client,
         vault=vault,
         jobs_due=jobs_due,
@@ -62,7 +58,6 @@ def build_bulk(
     return Bulk(
         flows=BulkFlows(settings=bulk_settings, parts=parts),
         progress=BatchProgress(settings=bulk_settings, parts=parts),
-        notifier=batches,
     )
 
 

@@ -178,6 +178,7 @@ def build_runtime(settings: Settings, *, clock: Clock = utc_now, role: Role = Ro
         sessions=sessions,
         delivery_deadline=settings.slack_delivery_timeout,
         later=tasks,  # ephemerals: after the ack, never on its path
+        approval_channel=settings.approval_channel,
     )
     policy = build_policy(settings, directory)
     vault = password_vault(settings)
@@ -200,7 +201,6 @@ def build_runtime(settings: Settings, *, clock: Clock = utc_now, role: Role = Ro
         sessions=sessions,
         policy=policy,
         notifier=notifier,
-        batches=bulk.notifier,
         zoom=zoom,
         vault=vault,
         tasks=tasks,

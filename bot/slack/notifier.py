@@ -15,8 +15,9 @@ from slack_sdk.models.views import View
 from slack_sdk.webhook import WebhookClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db.models import SubaccountRequest
+from bot.db.models import RequestBatch
 from bot.delivery import outbox
+from bot.requests.subjects import Head, Scope, Subject
 from bot.runtime.tasks import BackgroundTasks
 from bot.slack.render.blocks import ApprovalSettings, Rendered
 
@@ -37,8 +38,10 @@ class Notifier:
         sessions: sessionmaker[Session],
         delivery_deadline: timedelta = outbox.DEFAULT_DEADLINE,
         later: BackgroundTasks | None = None,
+        approval_channel: str | None = None,
     ) -> None:
         self._client = client
+        self._approval_channel = approval_channel  # APPROVAL_CHANNEL: a bulk request's home
         self._later = later
         self._approval = approval
         self._sessions = sessions
@@ -61,26 +64,45 @@ class Notifier:
             "views.update", self._client.views_update, view_id=view_id, hash=view_hash, view=view
         )
 
-    def refresh_request(self, row: SubaccountRequest, *, db: outbox.Db | None = None) -> bool:
-        """The approval message shows the request as it is when the update is sent (rendered
-        then from the database), so the newest state always wins."""
-        self.owe(outbox.request_update(row.id), db=db)
-        return True
+    def refresh(self, subject: Subject, *, db: outbox.Db | None = None) -> None:
+        """A request's message (of one account or of many) shows it as it is when the update
+        is sent (rendered then from the database), so the newest state always wins."""
+        if subject.scope == Scope.ONE:
+            self.owe(outbox.request_update(subject.id), db=db)
+        else:
+            self.owe(outbox.batch_update(subject.id), db=db)
 
-    def reply_in_thread(
-        self,
-        row: SubaccountRequest,
-        text: str,
-        *,
-        broadcast: bool = False,
-        db: outbox.Db | None = None,
+    def reply(
+        self, head: Head, text: str, *, broadcast: bool = False, db: outbox.Db | None = None
     ) -> bool:
-        channel_id = row.approval_channel_id or row.channel_id
+        """A line in the thread of a request's message; False when it has no channel."""
+        channel_id = self.channel_for(head)
         if not channel_id:
             return False
-        owed = outbox.thread_reply(row.id, channel_id=channel_id, text=text, broadcast=broadcast)
+        if isinstance(head, RequestBatch):
+            owed = outbox.batch_reply(head.id, channel_id=channel_id, text=text)
+        else:
+            owed = outbox.thread_reply(
+                head.id, channel_id=channel_id, text=text, broadcast=broadcast
+            )
         self.owe(owed, db=db)
         return True
+
+    def channel_for(self, head: Head) -> str | None:
+        """Where a request's message is (or will be) posted."""
+        if isinstance(head, RequestBatch):
+            return head.approval_channel_id or self._approval_channel or head.channel_id
+        return head.approval_channel_id or head.channel_id
+
+    def post_batch(self, batch: RequestBatch, *, db: outbox.Db | None = None) -> str | None:
+        """Owe a bulk request's message; the channel it goes to, None when there is none."""
+        channel_id = self.channel_for(batch)
+        if channel_id:
+            owed = outbox.batch_post(
+                batch.id, channel_id=channel_id, requester_id=batch.requester_id
+            )
+            self.owe(owed, db=db)
+        return channel_id
 
     def post(
         self,
