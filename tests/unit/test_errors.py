@@ -8,7 +8,13 @@ import pkgutil
 import sys
 
 import bot
+from bot.audit.export import UsageError
 from bot.errors import BotError, UserFacingError
+from bot.requests.batches import DraftGone
+from bot.requests.csv_rows import CsvProblem
+from bot.requests.preview import PreviewExpiredError, PreviewTooLargeError
+from bot.requests.validation import InvalidRequestError
+from bot.slack.batch_files import FileUnreadable
 
 
 def _bot_modules() -> list[str]:
@@ -42,11 +48,14 @@ def test_every_exception_class_under_bot_derives_from_bot_error():
 
 
 def test_messages_shown_to_people_are_user_facing():
-    from bot.requests.batches import DraftGone
-    from bot.requests.csv_rows import CsvProblem
-    from bot.requests.preview import PreviewExpiredError
-    from bot.requests.validation import InvalidRequestError
-    from bot.slack.batch_files import FileUnreadable
-
-    for cls in (InvalidRequestError, CsvProblem, FileUnreadable, DraftGone, PreviewExpiredError):
+    shown = (
+        InvalidRequestError,
+        CsvProblem,
+        FileUnreadable,
+        DraftGone,
+        PreviewExpiredError,
+        PreviewTooLargeError,
+        UsageError,
+    )
+    for cls in shown:
         assert issubclass(cls, UserFacingError), cls.__qualname__
