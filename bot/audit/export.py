@@ -27,6 +27,7 @@ from bot.audit.records import (
 )
 from bot.config import DatabaseSettings
 from bot.db.session import make_engine, make_session_factory
+from bot.errors import BotError, UserFacingError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 PROGRAM = "zoombot export"
@@ -34,11 +35,12 @@ PROGRAM = "zoombot export"
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-class UsageError(Exception):
-    """A bad argument: one line for the operator, exit status 2."""
+class UsageError(UserFacingError):
+    """A bad argument: one line for the operator (exit status 2) or, from the slash command, for
+    the approver who typed it."""
 
 
-class ExportFailed(Exception):
+class ExportFailed(BotError):
     """The database could not be read; the message names no URL (it may hold a password)."""
 
 

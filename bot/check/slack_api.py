@@ -9,10 +9,12 @@ from typing import Any, Self
 
 import httpx
 
+from bot.errors import BotError
+
 SCOPES_HEADER = "x-oauth-scopes"
 
 
-class SlackUnreachable(Exception):
+class SlackUnreachable(BotError):
     """No Slack answer: a network error, a timeout, or a reply that is not the Web API's."""
 
 

@@ -9,6 +9,7 @@ import httpx
 
 from bot.check.report import CheckResult, failed, passed
 from bot.config import Settings
+from bot.errors import BotError
 from bot.zoom.errors import (
     ZoomAuthError,
     ZoomError,
@@ -35,7 +36,7 @@ _MASTER_FIX = (
 )
 
 
-class _Unreachable(Exception):
+class _Unreachable(BotError):
     """No answer from Zoom; the message names the setting and the error type."""
 
 

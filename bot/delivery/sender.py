@@ -25,6 +25,7 @@ from bot.delivery.outbox import POSTING_KINDS, Kind
 from bot.delivery.rendering import Renderer
 from bot.delivery.slack_errors import SlackFailure, Verdict, classify
 from bot.delivery.store import EVENTS, OutboxRow, OutboxStore, backoff_seconds
+from bot.errors import BotError
 from bot.observability.redaction import forget_secret, register_secret
 from bot.requests.events import EventKind
 from bot.requests.passwords import PasswordVaultError
@@ -42,7 +43,7 @@ WAIT_FOR_MESSAGE_SECONDS = 1.0
 OnPosted = Callable[[int, str, str], None]
 
 
-class Deferred(Exception):
+class Deferred(BotError):
     """This row waits for another (its request's message): due again soon, no attempt used."""
 
 

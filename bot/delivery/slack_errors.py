@@ -9,6 +9,8 @@ from urllib.error import URLError
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.errors import BotError
+
 
 class Verdict(enum.Enum):
     RATE_LIMITED = "rate_limited"  # HTTP 429: nothing happened; wait Retry-After
@@ -39,7 +41,7 @@ TRANSIENT_ERRORS = frozenset(
 AMBIGUOUS_ERRORS = frozenset({"internal_error", "fatal_error"})
 
 
-class SlackFailure(Exception):
+class SlackFailure(BotError):
     """A classified failure; `error` is a short code safe to store and log (never a payload)."""
 
     def __init__(self, verdict: Verdict, error: str, *, retry_after_seconds: float = 0.0) -> None:

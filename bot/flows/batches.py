@@ -11,10 +11,10 @@ from datetime import timedelta
 
 from slack_sdk import WebClient
 from slack_sdk.models.views import View
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import BatchStatus, RequestBatch
+from bot.flows.unavailable import when_database_down
 from bot.requests import batches, workflow
 from bot.requests.csv_rows import BulkParse, CsvProblem, parse_bulk_csv
 from bot.requests.events import EventKind
@@ -26,6 +26,7 @@ from bot.slack.notifier import Notifier
 from bot.slack.render import messages
 from bot.slack.render.batch_blocks import submitted_dm
 from bot.slack.render.batch_views import FormInput, bulk_form, notice, preview_view
+from bot.slack.render.user_facing import FIELD_ERROR_LIMIT, user_facing_text
 
 logger = logging.getLogger(__name__)
 
@@ -86,17 +87,16 @@ class BulkFlows:
         self._notifier.open_modal(trigger_id=trigger_id, view=form)
 
     def _record_denied(self, user_id: str, channel_id: str | None, what: str, reason: str) -> None:
-        try:
-            with self._sessions.begin() as session:
-                workflow.record_denied(
-                    session,
-                    requester_id=user_id,
-                    channel_id=channel_id,
-                    attempted=what,
-                    reason=reason,
-                )
-        except SQLAlchemyError as exc:
-            logger.warning("denied %s but could not log it (%s)", user_id, type(exc).__name__)
+        # The refusal still reaches the person; the log keeps what the table could not.
+        refusal = f"recording the refusal of {user_id}"
+        with when_database_down(refusal), self._sessions.begin() as session:
+            workflow.record_denied(
+                session,
+                requester_id=user_id,
+                channel_id=channel_id,
+                attempted=what,
+                reason=reason,
+            )
 
     def check(self, *, user_id: str, channel_id: str | None, form: FormInput) -> FormAnswer:
         """The form's submission: per-row errors in a preview pushed over it; nothing stored but
@@ -124,7 +124,7 @@ class BulkFlows:
                     None,
                 )
             except FileUnreadable as unreadable:
-                return ids.BULK_FILE, "", str(unreadable)
+                return ids.BULK_FILE, "", user_facing_text(unreadable, limit=FIELD_ERROR_LIMIT)
         if form.text.strip():
             return ids.BULK_TEXT, form.text, None
         return ids.BULK_TEXT, "", "Attach a CSV file, or paste the header and the rows here."
@@ -133,24 +133,23 @@ class BulkFlows:
         try:
             parsed = parse_bulk_csv(text, require_reason=self.settings.require_reason)
         except CsvProblem as problem:
-            return FormAnswer(errors={block: str(problem)[:_ERROR_LIMIT]})
+            return FormAnswer(errors={block: user_facing_text(problem, limit=FIELD_ERROR_LIMIT)})
         if not parsed.valid:
             return FormAnswer(errors={block: _no_valid_rows(parsed)})
-        try:
-            with self._sessions.begin() as session:
-                draft_id = batches.save_draft(
-                    session,
-                    requester_id=user_id,
-                    channel_id=channel_id,
-                    rows=parsed.valid,
-                    vault=self._parts.vault,
-                )
-        except SQLAlchemyError as exc:
-            logger.warning("could not keep a bulk draft (%s)", type(exc).__name__)
-            return FormAnswer(
-                update=notice(title="Try again later", text=messages.unavailable_text())
+        with when_database_down("keeping a bulk draft") as down:
+            draft_id = self._save_draft(user_id, channel_id, parsed)
+            return FormAnswer(push=preview_view(draft_id=draft_id, parsed=parsed))
+        return FormAnswer(update=notice(title="Try again later", text=down.text))
+
+    def _save_draft(self, user_id: str, channel_id: str | None, parsed: BulkParse) -> int:
+        with self._sessions.begin() as session:
+            return batches.save_draft(
+                session,
+                requester_id=user_id,
+                channel_id=channel_id,
+                rows=parsed.valid,
+                vault=self._parts.vault,
             )
-        return FormAnswer(push=preview_view(draft_id=draft_id, parsed=parsed))
 
     def submit(self, *, user_id: str, draft_id: int | None) -> FormAnswer:
         """The preview's Submit: the draft becomes one request row per account, once."""
@@ -161,14 +160,12 @@ class BulkFlows:
                 update=notice(title="Not allowed", text=messages.denied_request_text())
             )
         try:
-            batch = self._store(user_id, draft_id)
-        except SQLAlchemyError as exc:
-            logger.warning("could not store a bulk request (%s)", type(exc).__name__)
-            return FormAnswer(
-                update=notice(title="Try again later", text=messages.unavailable_text())
-            )
-        if batch is None:
-            return FormAnswer(update=notice(title="Start again", text=_DRAFT_GONE))
+            with when_database_down("storing a bulk request") as down:
+                batch = self._store(user_id, draft_id)
+        except batches.DraftGone as gone:
+            return FormAnswer(update=notice(title="Start again", text=user_facing_text(gone)))
+        if down.caught:
+            return FormAnswer(update=notice(title="Try again later", text=down.text))
         if batch.status == BatchStatus.PROVISIONING and not self._notifier.channel_for(batch):
             self._parts.jobs_due()  # no message to wait for: its rows were released with it
         text = (
@@ -177,22 +174,20 @@ class BulkFlows:
         )
         return FormAnswer(update=notice(title="Bulk request sent", text=text))
 
-    def _store(self, user_id: str, draft_id: int | None) -> RequestBatch | None:
+    def _store(self, user_id: str, draft_id: int | None) -> RequestBatch:
+        """The submitted batch; DraftGone when there is no draft to submit."""
         if draft_id is None:
-            return None
-        try:
-            with self._sessions.begin() as session:
-                batch = batches.submit_draft(
-                    session,
-                    draft_id=draft_id,
-                    requester_id=user_id,
-                    vault=self._parts.vault,
-                    required_approvals=self.settings.required_approvals,
-                )
-                self._owe_announcement(session, batch)
-                return batch
-        except batches.DraftGone:
-            return None
+            raise batches.DraftGone(draft_id)
+        with self._sessions.begin() as session:
+            batch = batches.submit_draft(
+                session,
+                draft_id=draft_id,
+                requester_id=user_id,
+                vault=self._parts.vault,
+                required_approvals=self.settings.required_approvals,
+            )
+            self._owe_announcement(session, batch)
+            return batch
 
     def _owe_announcement(self, session: Session, batch: RequestBatch) -> None:
         """In the submission's transaction: the batch's message is owed with the batch (the
@@ -218,10 +213,4 @@ def _no_valid_rows(parsed: BulkParse) -> str:
     shown = "; ".join(error.describe() for error in parsed.errors[:5])
     more = len(parsed.errors) - 5
     text = f"No row can be sent. {shown}" + (f"; and {more} more problems." if more > 0 else ".")
-    return text[:_ERROR_LIMIT]
-
-
-_ERROR_LIMIT = 1000
-_DRAFT_GONE = (
-    "This check has expired or was already submitted. Run the bulk command again to start over."
-)
+    return text[:FIELD_ERROR_LIMIT]

@@ -15,9 +15,9 @@ from bot.flows.common import (
     logger,
     owe_home_refresh,
     record_event,
-    when_database_down,
 )
 from bot.flows.decision_notices import DecisionNotices, private_answer
+from bot.flows.unavailable import DatabaseDown, when_database_down
 from bot.requests import batches, decisions, workflow
 from bot.requests.decisions import Decision, DecisionOutcome
 from bot.requests.events import refused_kind
@@ -28,6 +28,7 @@ from bot.slack.notifier import Notifier
 # How the person who decided is told what only they should see: an ephemeral in the channel
 # they clicked or reacted in, or the notice on their App Home.
 Tell = Callable[[str], object]
+RETRY = " React or click again later."
 # What the requester's App Home shows changed (an approval that waits for more included).
 _CHANGED = {
     DecisionOutcome.APPROVED,
@@ -67,7 +68,7 @@ class Decisions:
     # -- what Slack sends ----------------------------------------------------------------------
 
     def react(self, *, user_id: str, reaction: str, channel_id: str, ts: str) -> None:
-        with when_database_down(self._tell_retry(channel_id, user_id), what="a decision"):
+        with self._database_down(channel_id, user_id):
             self._react(user_id=user_id, reaction=reaction, channel_id=channel_id, ts=ts)
 
     def decide(
@@ -80,7 +81,7 @@ class Decisions:
         message_ts: str | None = None,
     ) -> None:
         """A button click: `message_ts` is the message the clicked button is on."""
-        with when_database_down(self._tell_retry(channel_id, user_id), what="a decision"):
+        with self._database_down(channel_id, user_id):
             with self._sessions() as session:
                 head = subject.find(session)
             tell = self._ephemeral_to(channel_id=channel_id, user_id=user_id)
@@ -92,7 +93,7 @@ class Decisions:
         check (a view has no message). Returns what only the clicker should be told, or None
         when their decision was recorded and the channel says so."""
         told: list[str] = []
-        with when_database_down(told.append, what="a decision", retry="Click again later."):
+        with when_database_down("a decision", tell=told.append, then=" Click again later."):
             subject = Subject.one(request_id)
             with self._sessions() as session:
                 head = session.get(SubaccountRequest, request_id)
@@ -257,8 +258,10 @@ class Decisions:
             channel_id=channel_id, user_id=user_id, text=text
         )
 
-    def _tell_retry(self, channel_id: str, user_id: str) -> Tell:
-        return self._ephemeral_to(channel_id=channel_id, user_id=user_id)
+    def _database_down(self, channel_id: str, user_id: str) -> DatabaseDown:
+        """The decision could not be recorded: the person is told to try again."""
+        tell = self._ephemeral_to(channel_id=channel_id, user_id=user_id)
+        return when_database_down("a decision", tell=tell, then=RETRY)
 
 
 def _refusal(head: Head, clicked_on: tuple[str, str | None] | None) -> str | None:

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, insert
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.audit.export import RaisingParser, UsageError, parse_moment
@@ -18,12 +17,14 @@ from bot.audit.records import AuditExport, load_export
 from bot.db.models import RequestEvent
 from bot.delivery import outbox
 from bot.delivery.files import AUDIT_EXPORT
+from bot.flows.unavailable import when_database_down
 from bot.requests import workflow
 from bot.requests.events import EventKind
 from bot.requests.policy import AccessPolicy
 from bot.runtime.tasks import BackgroundTasks
 from bot.slack.notifier import Notifier
 from bot.slack.render import messages
+from bot.slack.render.user_facing import user_facing_text
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ class SlackExports:
         try:
             command = parse_export_command(arguments, now=now or datetime.now(UTC))
         except UsageError as exc:
-            return f"{exc}. {usage_text(self._command)}"
+            return f"{user_facing_text(exc)}. {usage_text(self._command)}"
         self._tasks.submit(
             self.deliver, user_id=user_id, command=command, response_url=response_url
         )
@@ -99,33 +100,29 @@ class SlackExports:
     def deliver(self, *, user_id: str, command: ExportCommand, response_url: str) -> None:
         """Audits the export and owes its file in one transaction: the worker uploads it to
         the approver's DM (retried, shared once) or explains through `response_url` why not."""
-        try:
-            with self._sessions.begin() as session:
-                export = load_export(session, since=command.since, until=command.until)
-                workflow.add_event(
-                    session,
-                    request_id=None,
-                    kind=EventKind.EXPORTED,
-                    actor_id=user_id,
-                    detail={**window(command), **counts(export)},
-                )
-                self._notifier.owe(owed_file(user_id, command, export, response_url), db=session)
-        except SQLAlchemyError as exc:
-            logger.warning("audit export failed to read the database (%s)", type(exc).__name__)
-            self._notifier.respond(response_url=response_url, text=unavailable_text())
+
+        def tell(text: str) -> None:
+            self._notifier.respond(response_url=response_url, text=text)
+
+        down = when_database_down("an audit export", tell=tell, text=unavailable_text())
+        with down, self._sessions.begin() as session:
+            export = load_export(session, since=command.since, until=command.until)
+            workflow.add_event(
+                session,
+                request_id=None,
+                kind=EventKind.EXPORTED,
+                actor_id=user_id,
+                detail={**window(command), **counts(export)},
+            )
+            self._notifier.owe(owed_file(user_id, command, export, response_url), db=session)
 
     def _record_refusal(self, user_id: str) -> None:
         self._record(user_id, EventKind.EXPORT_REFUSED, {"reason": "not an approver"})
 
     def _record(self, user_id: str, kind: EventKind, detail: dict[str, object]) -> None:
-        try:
-            with self._sessions.begin() as session:
-                workflow.add_event(
-                    session, request_id=None, kind=kind, actor_id=user_id, detail=detail
-                )
-        except SQLAlchemyError as exc:
-            # The person is still answered; the log keeps what the table could not.
-            logger.warning("%s by %s not recorded (%s)", kind, user_id, type(exc).__name__)
+        # The person is still answered; the log keeps what the table could not.
+        with when_database_down(f"recording {kind} by {user_id}"), self._sessions.begin() as db:
+            workflow.add_event(db, request_id=None, kind=kind, actor_id=user_id, detail=detail)
 
 
 # -- the file the outbox owes, and its failure --------------------------------------------------

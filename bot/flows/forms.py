@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.delivery import outbox
 from bot.flows import request_again
 from bot.flows.common import FlowSettings, logger
+from bot.flows.unavailable import when_database_down
 from bot.requests import workflow
 from bot.requests.passwords import PasswordVault
 from bot.requests.policy import AccessPolicy, Verdict
@@ -78,18 +79,16 @@ class RequestForms:
     ) -> None:
         verdict = self._policy.may_request(user_id)
         if not verdict.allowed:
-            try:
-                with self._sessions.begin() as session:
-                    workflow.record_denied(
-                        session,
-                        requester_id=user_id,
-                        channel_id=channel_id,
-                        attempted="slash_command",
-                        reason=verdict.reason,
-                    )
-            except SQLAlchemyError as exc:
-                # The refusal still reaches the person; the log keeps what the table could not.
-                logger.warning("denied %s but could not log it (%s)", user_id, type(exc).__name__)
+            # The refusal still reaches the person; the log keeps what the table could not.
+            refusal = f"recording the refusal of {user_id}"
+            with when_database_down(refusal), self._sessions.begin() as session:
+                workflow.record_denied(
+                    session,
+                    requester_id=user_id,
+                    channel_id=channel_id,
+                    attempted="slash_command",
+                    reason=verdict.reason,
+                )
             self._notifier.respond(response_url=response_url, text=messages.denied_request_text())
             return
         form = request_form(channel_id=channel_id, require_reason=self.settings.require_reason)
@@ -198,7 +197,7 @@ class RequestForms:
         previewed_at: datetime | None = None,
         submission_key: str | None = None,
     ) -> Submission:
-        try:
+        with when_database_down("storing a request") as down:
             return self._store(
                 user_id=user_id,
                 channel_id=channel_id,
@@ -208,9 +207,7 @@ class RequestForms:
                 previewed_at=previewed_at,
                 submission_key=submission_key,
             )
-        except SQLAlchemyError as exc:
-            logger.warning("could not store a request (%s)", type(exc).__name__)
-            return Submission(refusal=messages.unavailable_text(), unavailable=True)
+        return Submission(refusal=down.text, unavailable=True)
 
     def _store(
         self,

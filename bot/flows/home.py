@@ -22,8 +22,8 @@ from bot.audit import history
 from bot.db.models import RequestStatus, SubaccountRequest
 from bot.flows.common import Choice, owe_home_refresh
 from bot.flows.decisions import Decisions
+from bot.flows.unavailable import when_database_down
 from bot.requests.subjects import Subject
-from bot.slack.render import messages
 from bot.slack.render.home_view import HomeContent, Waiting, home_view
 
 logger = logging.getLogger(__name__)
@@ -145,13 +145,10 @@ class HomeTab:
 
     def view_for(self, user_id: str, notice: str | None = None) -> View:
         """The Home view of `user_id` as it stands now (the outbox renders it at send time)."""
-        content: HomeContent | None
-        try:
+        content: HomeContent | None = None
+        with when_database_down("the Home view") as down:
             content = self._content(user_id)
-        except SQLAlchemyError as exc:
-            # The sections would be wrong (empty), not merely old: show only the notice.
-            logger.warning("Home lookup failed (%s)", type(exc).__name__)
-            content, notice = None, messages.unavailable_text()
+        # The sections would be wrong (empty), not merely old: show only the notice.
         return home_view(
             content,
             now=datetime.now(UTC),
@@ -159,7 +156,7 @@ class HomeTab:
             command=self._decisions.settings.slash_command,
             required_approvals=self._decisions.settings.required_approvals,
             viewer_id=user_id,
-            notice=notice,
+            notice=down.text if down.caught else notice,
         )
 
     def _content(self, user_id: str) -> HomeContent:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.audit import history
 from bot.db.models import SubaccountRequest
 from bot.flows import export
-from bot.flows.common import FlowSettings, logger
+from bot.flows.common import FlowSettings
+from bot.flows.unavailable import when_database_down
 from bot.requests.policy import AccessPolicy
 from bot.requests.subjects import Subject
 from bot.runtime.tasks import BackgroundTasks
@@ -37,11 +37,9 @@ class Queries:
         self._tasks = tasks
 
     def status(self, *, user_id: str, request_id: int) -> str:
-        try:
+        with when_database_down("a status lookup") as down:
             return self._status(user_id=user_id, request_id=request_id)
-        except SQLAlchemyError as exc:
-            logger.warning("status lookup failed (%s)", type(exc).__name__)
-            return messages.unavailable_text()
+        return down.text
 
     def _status(self, *, user_id: str, request_id: int) -> str:
         with self._sessions() as session:
@@ -55,12 +53,10 @@ class Queries:
 
     def list_requests(self, *, user_id: str, team_domain: str) -> str:
         """`/zoom-subaccount list`: the caller's own recent requests, for their eyes only."""
-        try:
-            with self._sessions() as session:
-                rows = history.recent_requests(session, requester_id=user_id)
-        except SQLAlchemyError as exc:
-            logger.warning("request list lookup failed (%s)", type(exc).__name__)
-            return messages.unavailable_text()
+        with when_database_down("a request list lookup") as down, self._sessions() as session:
+            rows = history.recent_requests(session, requester_id=user_id)
+        if down.caught:
+            return down.text
         return request_list_text(
             rows,
             now=datetime.now(UTC),

@@ -20,6 +20,7 @@ from bot.db.models import (
     RequestStatus,
     SubaccountRequest,
 )
+from bot.errors import UserFacingError
 from bot.requests.csv_rows import ValidRow
 from bot.requests.events import EventKind
 from bot.requests.passwords import PasswordVault, PasswordVaultError
@@ -109,8 +110,15 @@ def discard_draft(session: Session, *, draft_id: int, requester_id: str) -> None
     )
 
 
-class DraftGone(Exception):
-    """The draft expired, was submitted already, or is not this person's."""
+class DraftGone(UserFacingError):
+    """The draft expired, was submitted already, or is not this person's: they start again."""
+
+    def __init__(self, draft_id: int | None) -> None:
+        super().__init__(
+            "This check has expired or was already submitted. "
+            "Run the bulk command again to start over."
+        )
+        self.draft_id = draft_id
 
 
 def submit_draft(

@@ -8,6 +8,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from bot.errors import UserFacingError
 from bot.requests.validation import (
     OPTION_FLAGS,
     InvalidRequestError,
@@ -39,7 +40,7 @@ _TRUE, _FALSE = {"true", "yes", "y", "1", "x"}, {"false", "no", "n", "0", ""}
 _CONNECTOR_FLAGS = {"meeting_connector_list": "share_mc", "room_connector_list": "share_rc"}
 
 
-class CsvProblem(Exception):
+class CsvProblem(UserFacingError):
     """The file as a whole cannot be read (no header, unknown column, too many rows...)."""
 
 

@@ -15,7 +15,7 @@ from dataclasses import astuple, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.errors import BotError
+from bot.errors import BotError, UserFacingError
 from bot.requests.passwords import PasswordVault, PasswordVaultError, SealExpiredError
 from bot.requests.policy import AccessPolicy
 from bot.requests.validation import RequestInput, ValidRequest
@@ -36,16 +36,18 @@ class PreviewError(BotError):
     """The confirmation step's sealed values cannot be used; nothing was stored."""
 
 
-class PreviewExpiredError(PreviewError):
-    """The confirmation waited longer than PREVIEW_TTL_SECONDS."""
+class PreviewExpiredError(PreviewError, UserFacingError):
+    """The confirmation waited longer than PREVIEW_TTL_SECONDS; the message says so to the
+    person, who starts again."""
 
 
 class PreviewInvalidError(PreviewError):
     """The sealed values were changed, made with another key, or belong to someone else."""
 
 
-class PreviewTooLargeError(BotError):
-    """The sealed values would not fit Slack's private_metadata; `errors` says which field."""
+class PreviewTooLargeError(UserFacingError):
+    """The sealed values would not fit Slack's private_metadata; `errors` says, next to which
+    field, what the person shortens."""
 
     def __init__(self, errors: dict[str, str]) -> None:
         super().__init__(", ".join(sorted(errors)))
@@ -110,7 +112,9 @@ def open_draft(sealed: str, vault: PasswordVault, *, user_id: str) -> Draft:
     try:
         compressed = vault.unseal(sealed, max_age_seconds=PREVIEW_TTL_SECONDS)
     except SealExpiredError:
-        raise PreviewExpiredError("the confirmation step expired") from None
+        raise PreviewExpiredError(
+            f"This confirmation waited more than {PREVIEW_TTL_SECONDS // 60} minutes and expired."
+        ) from None
     except PasswordVaultError:
         raise PreviewInvalidError("the confirmation step's values are not authentic") from None
     draft = _decode(compressed, made_at=_sealed_at(sealed))

@@ -11,6 +11,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.errors import UserFacingError
 from bot.requests.passwords import password_problems
 
 NAME_MAX, EMAIL_MAX, SUB_RESELLER_MAX, REASON_MAX = 64, 128, 128, 1000
@@ -53,7 +54,7 @@ class ValidRequest:
     reason: str | None = None
 
 
-class InvalidRequestError(Exception):
+class InvalidRequestError(UserFacingError):
     """Field errors keyed by block_id; shown next to the fields in the modal."""
 
     def __init__(self, errors: dict[str, str]) -> None:

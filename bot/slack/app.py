@@ -15,6 +15,7 @@ from bot.runtime.batches import Bulk
 from bot.runtime.tasks import BackgroundTasks, reference_id
 from bot.slack.listeners import actions, commands, events, home, request_again, views
 from bot.slack.listeners import batches as bulk_listeners
+from bot.slack.unexpected import tell_reference
 
 logger = logging.getLogger(__name__)
 
@@ -81,11 +82,12 @@ def create_app(
         bulk_listeners.register(app, bulk=bulk, tasks=tasks)
 
     @app.error
-    def on_error(error: Exception, body: dict[str, Any]) -> None:
-        # The one place unexpected listener errors land; the log gets the trace, never secrets.
+    def on_error(error: Exception, body: dict[str, Any], respond: Any, client: WebClient) -> None:
+        # The one place unexpected listener errors land: the log gets the trace (registered
+        # secrets scrubbed, bot/observability/redaction.py), the person the same reference.
+        reference = reference_id()
         kind = body.get("type") or ("slash_command" if "command" in body else "unknown")
-        logger.error(
-            "unhandled error in %s listener (ref %s)", kind, reference_id(), exc_info=error
-        )
+        logger.error("unhandled error in %s listener (ref %s)", kind, reference, exc_info=error)
+        tasks.submit(tell_reference, reference, body=body, respond=respond, client=client)
 
     return app

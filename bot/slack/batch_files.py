@@ -9,6 +9,7 @@ import httpx
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.errors import UserFacingError
 from bot.requests.csv_rows import MAX_CSV_BYTES
 
 logger = logging.getLogger(__name__)
@@ -16,7 +17,7 @@ logger = logging.getLogger(__name__)
 DOWNLOAD_TIMEOUT_SECONDS = 2.0
 
 
-class FileUnreadable(Exception):
+class FileUnreadable(UserFacingError):
     """Words for the person: the file could not be fetched or is not a UTF-8 CSV."""
 
 

@@ -3,6 +3,7 @@ metrics server that runs beside Socket Mode."""
 
 import httpx
 
+from bot.flows.queries import Queries
 from bot.observability.side_server import start_side_server
 from bot.runtime.compose import health_limits
 from tests.flow.support import approve
@@ -63,3 +64,25 @@ def test_the_side_server_of_socket_mode_answers_healthz_and_metrics_only(bot):
     assert metrics.status_code == 200
     assert "zoombot_requests" in parse(metrics.text)[0]
     assert slack.status_code == 404
+
+
+def test_an_unexpected_listener_error_shows_the_person_the_reference_it_logs(
+    bot, caplog, monkeypatch
+):
+    def broken(self, *, user_id, request_id):
+        raise RuntimeError(f"broken with {SIGNING_SECRET}")
+
+    monkeypatch.setattr(Queries, "status", broken)
+
+    response = bot.slash(text="status 1")
+    bot.wait()
+
+    assert response.status_code == 500  # Bolt's answer to a listener that raised before its ack
+    (record,) = [r for r in caplog.records if r.getMessage().startswith("unhandled error")]
+    logged = record.getMessage().removesuffix(")").rsplit("(ref ", 1)[1]
+    assert len(logged) == 8
+    (post,) = bot.slack.response_posts
+    assert f"(reference {logged})" in post["body"]["text"]
+    assert post["body"]["response_type"] == "ephemeral"
+    assert SIGNING_SECRET not in caplog.text
+    assert SIGNING_SECRET not in post["body"]["text"]

@@ -21,17 +21,18 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.errors import UserFacingError
 from bot.requests.preview import (
     PREVIEW_TTL_SECONDS,
     ApprovalRoute,
     Draft,
     Preview,
     PreviewError,
-    PreviewExpiredError,
 )
 from bot.slack import ids
 from bot.slack.render.blocks import escape
 from bot.slack.render.modal import notice_view, request_modal
+from bot.slack.render.user_facing import user_facing_text
 
 SECTION_LIMIT = 3000  # Slack's limit on a section's text
 _FENCE = "```"
@@ -219,8 +220,8 @@ def _value(option: Option | dict[str, Any]) -> str:
 
 
 def start_again_text(problem: PreviewError | str, *, command: str) -> str:
-    if isinstance(problem, PreviewExpiredError):
-        why = f"This confirmation waited more than {PREVIEW_TTL_SECONDS // 60} minutes and expired."
+    if isinstance(problem, UserFacingError):
+        why = user_facing_text(problem)
     elif isinstance(problem, PreviewError):
         why = "This confirmation could not be read (the bot may have been reconfigured)."
     else:
