@@ -23,6 +23,7 @@ from bot.slack.render.blocks import (
     fit,
     mention,
     slack_date,
+    waiting_line,
 )
 
 SHOWN_EMAILS = 5
@@ -73,14 +74,8 @@ def progress_text(counts: BatchCounts) -> str:
 def _status_line(batch: RequestBatch, summary: BatchSummary, settings: ApprovalSettings) -> str:
     if batch.status != BatchStatus.PENDING_APPROVAL:
         return _headline(batch, summary.counts)
-    progress = f"{len(summary.approvers)} of {settings.required_approvals} approvals"
-    if summary.approvers:
-        progress += ": " + ", ".join(mention(user) for user in summary.approvers)
-    return (
-        f"Waiting for approval ({progress}). One decision covers all {summary.counts.total} "
-        f"accounts: react with :{settings.approve_reaction}: to approve or "
-        f":{settings.reject_reaction}: to reject, or use the buttons."
-    )
+    covers = f"One decision covers all {summary.counts.total} accounts"
+    return waiting_line(summary.approvers, settings, covers=covers)
 
 
 def _headline(batch: RequestBatch, counts: BatchCounts) -> str:

@@ -146,14 +146,22 @@ def _quote(text: str) -> str:
 def _status_line(row: SubaccountRequest, approvers: list[str], settings: ApprovalSettings) -> str:
     if row.status != RequestStatus.PENDING_APPROVAL:
         return _headline(row)
-    needed = settings.required_approvals
-    progress = f"{len(approvers)} of {needed} approvals"
+    return waiting_line(approvers, settings)
+
+
+def waiting_line(approvers: list[str], settings: ApprovalSettings, *, covers: str = "") -> str:
+    """A pending request's status line: its approvals so far and how to decide. `covers`: what
+    one decision covers, said before how (a bulk request's accounts)."""
+    progress = f"{len(approvers)} of {settings.required_approvals} approvals"
     if approvers:
         progress += ": " + ", ".join(mention(user) for user in approvers)
-    return (
-        f"Waiting for approval ({progress}). React with :{settings.approve_reaction}: to approve "
-        f"or :{settings.reject_reaction}: to reject, or use the buttons."
+    how = (
+        f"react with :{settings.approve_reaction}: to approve or "
+        f":{settings.reject_reaction}: to reject, or use the buttons."
     )
+    if covers:
+        return f"Waiting for approval ({progress}). {covers}: {how}"
+    return f"Waiting for approval ({progress}). {how[0].upper()}{how[1:]}"
 
 
 _HEADLINES = {
