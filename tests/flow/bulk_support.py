@@ -1,18 +1,23 @@
 """Driving a bulk request through the real bot as Slack would: the form's submission (pasted
-rows or an attached file), the preview's Submit, and decisions on the batch's message."""
+rows or an attached file), the preview's Submit, and decisions on the batch's message; and
+`Pending`, a request of one or of many decided the same way, for tests covering both."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 
-from bot.db.models import RequestBatch, RequestEvent, SubaccountRequest
+from bot.db.models import RequestApproval, RequestBatch, RequestEvent, SubaccountRequest
+from bot.requests.subjects import Scope
+from bot.slack import ids
 from sandbox.slack_signing import plain_text_value, view_closed_body
-from tests.flow.support import json_body
+from tests.flow.support import dms, json_body
 from tests.harness import ORIGIN_CHANNEL, REQUESTER, BotHarness
 
 HEADER = "first_name,last_name,email,password,reason"
@@ -155,3 +160,137 @@ def view_text(view: dict[str, Any]) -> str:
 
 def read_csv(content: bytes) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(content.decode())))
+
+
+# -- a request of one or of many, decided the same way ---------------------------------------------
+
+SCOPES = [Scope.ONE, Scope.MANY]
+PENDING_ROWS = 3  # the accounts of a bulk request made by submit_pending()
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A request of one account or a bulk request, posted for approval: reactions on its message
+    and clicks on its buttons as Slack sends them (without waiting), and what became of it."""
+
+    scope: Scope
+    id: int
+    channel_id: str
+    ts: str
+
+    @property
+    def noun(self) -> str:
+        """How the bot names it to the person deciding ("Request #12", "Bulk request #3")."""
+        return "Request" if self.scope == Scope.ONE else "Bulk request"
+
+    @property
+    def done(self) -> str:
+        """The status of the request once its accounts were all created."""
+        return "created" if self.scope == Scope.ONE else "finished"
+
+    def react(
+        self, bot: BotHarness, user_id: str, reaction: str = "white_check_mark", **kwargs: Any
+    ) -> Any:
+        return bot.sender.react(
+            user_id=user_id,
+            reaction=reaction,
+            channel_id=self.channel_id,
+            message_ts=self.ts,
+            **kwargs,
+        )
+
+    def click(self, bot: BotHarness, user_id: str, choice: str = "approve") -> Any:
+        one = self.scope == Scope.ONE
+        action_id = {
+            ("approve", True): ids.APPROVE_ACTION,
+            ("reject", True): ids.REJECT_ACTION,
+            ("approve", False): ids.APPROVE_BATCH_ACTION,
+            ("reject", False): ids.REJECT_BATCH_ACTION,
+        }[(choice, one)]
+        return bot.sender.click(
+            user_id=user_id,
+            action_id=action_id,
+            value=str(self.id),
+            channel_id=self.channel_id,
+            message_ts=self.ts,
+            block_id="decision" if one else "batch_decision",
+        )
+
+    def status(self, bot: BotHarness) -> str:
+        """The status of the row holding the decision (the request, or the bulk request)."""
+        if self.scope == Scope.ONE:
+            return str(bot.request(self.id).status)
+        return str(batch(bot, self.id).status)
+
+    def deciders(self, bot: BotHarness) -> list[str | None]:
+        """Who decided, as the request's row and then each of its accounts record it."""
+        if self.scope == Scope.ONE:
+            head = bot.request(self.id).approver_id
+        else:
+            head = batch(bot, self.id).approver_id
+        return [head, *(row.approver_id for row in self.rows(bot))]
+
+    def rows(self, bot: BotHarness) -> list[SubaccountRequest]:
+        """Its accounts (of one: its own row)."""
+        if self.scope == Scope.ONE:
+            return [bot.request(self.id)]
+        return rows_of(bot, self.id)
+
+    def account_statuses(self, bot: BotHarness) -> list[str]:
+        return [str(row.status) for row in self.rows(bot)]
+
+    def kind_counts(self, bot: BotHarness, kind: str) -> list[int]:
+        """How many `kind` events each account has, in account order."""
+        return [bot.event_kinds(row.id).count(kind) for row in self.rows(bot)]
+
+    def approvers(self, bot: BotHarness) -> list[list[str]]:
+        """The approvals recorded on each account (sorted approver ids), in account order."""
+        with bot.sessions() as session:
+            return [
+                sorted(
+                    session.scalars(
+                        select(RequestApproval.approver_id).where(
+                            RequestApproval.request_id == row.id
+                        )
+                    )
+                )
+                for row in self.rows(bot)
+            ]
+
+    def zoom_posts_per_account(self, bot: BotHarness) -> Counter[str]:
+        """How many times Zoom was asked to create each of its accounts (by email)."""
+        emails = {row.email for row in self.rows(bot)}
+        posts = Counter(str(post.body["email"]) for post in bot.zoom.account_posts)
+        return Counter({email: posts[email] for email in emails})
+
+    def thread(self, bot: BotHarness) -> list[str]:
+        """What the bot said in the message's thread: replies and files' comments."""
+        return [
+            str(call.params.get("text") or call.params.get("initial_comment") or "")
+            for call in bot.slack.calls
+            if call.method in ("chat.postMessage", "files.completeUploadExternal")
+            and call.params.get("thread_ts") == self.ts
+        ]
+
+    @property
+    def outcome_mark(self) -> str:
+        """What the bot's reports of the outcome (in the thread and DM) say."""
+        return "*Created*" if self.scope == Scope.ONE else f"Bulk request #{self.id} is done:"
+
+    def outcome_replies(self, bot: BotHarness) -> list[str]:
+        return [text for text in self.thread(bot) if self.outcome_mark in text]
+
+    def outcome_dms(self, bot: BotHarness) -> list[str]:
+        mark = self.outcome_mark if self.scope == Scope.ONE else f"request #{self.id} is done:"
+        return [text for text in dms(bot, REQUESTER) if mark in text]
+
+
+def submit_pending(bot: BotHarness, scope: Scope) -> Pending:
+    """Submit a request of `scope` (of many: PENDING_ROWS accounts) and wait until it is posted."""
+    if scope == Scope.ONE:
+        request: SubaccountRequest | RequestBatch = bot.submit_ok()
+    else:
+        request = submit_batch(bot, csv_rows(PENDING_ROWS))
+    assert request.approval_channel_id, "it was never posted for approval"
+    assert request.approval_ts, "it was never posted for approval"
+    return Pending(scope, request.id, request.approval_channel_id, request.approval_ts)

@@ -32,13 +32,22 @@ import psycopg
 from sqlalchemy import Engine, MetaData, select
 
 from bot.config import normalize_database_url
-from bot.db.models import RequestEvent, SlackOutbox, SubaccountRequest
+from bot.db.models import (
+    RequestApproval,
+    RequestBatch,
+    RequestEvent,
+    SlackOutbox,
+    SubaccountRequest,
+)
 from bot.db.session import make_engine, make_session_factory
 from bot.requests.passwords import generate_password
 from bot.slack.ids import PREVIEW_CALLBACK
+from bot.slack.render.batch_views import draft_from_metadata
 from sandbox.slack_emulator import SlackEmulator
 from sandbox.slack_signing import SlackSender
 from sandbox.zoom_simulator import ZoomSimulator
+from tests.flow.bulk_support import HEADER, form_values
+from tests.flow.support import json_body
 from tests.harness import (
     APPROVAL_CHANNEL,
     APPROVER,
@@ -72,6 +81,8 @@ FINAL_STATUSES = frozenset({"created", "failed", "unknown", "rejected", "expired
 _REQUEST_ID = re.compile(r"Request #(\d+) is saved")
 _emails = itertools.count(1)
 T = TypeVar("T")
+# What a decision is taken on: a request of one account, or a bulk request (same fields).
+Decidable = SubaccountRequest | RequestBatch
 
 
 def free_port() -> int:
@@ -451,6 +462,49 @@ class Cluster:
             ids = list(pool.map(lambda n: self.submit_ok(targets[n % len(targets)]), range(count)))
         return [self.wait_posted(request_id) for request_id in ids]
 
+    def submit_batch_ok(self, instance: Instance, *, rows: int) -> int:
+        """A bulk request of `rows` accounts (fresh emails, generated passwords) submitted
+        through `instance`: the form, then its preview's Submit; the id it was stored under."""
+        lines = [HEADER]
+        lines += [f"Person,Number{n},{unique_email('bulk')},,Onboarding wave" for n in range(rows)]
+        sender = self.sender(instance)
+        answer = json_body(
+            sender.submit_view(
+                user_id=REQUESTER,
+                callback_id="bulk_upload",
+                values=form_values("\n".join(lines) + "\n"),
+                private_metadata=json.dumps({"channel_id": ORIGIN_CHANNEL}),
+            )
+        )
+        assert answer.get("response_action") == "push", answer
+        view = answer["view"]
+        submitted = json_body(
+            sender.submit_view(
+                user_id=REQUESTER,
+                callback_id=view["callback_id"],
+                values={},
+                private_metadata=view["private_metadata"],
+            )
+        )
+        assert submitted.get("response_action") == "update", submitted
+        batch_id = draft_from_metadata(view["private_metadata"])
+        assert batch_id is not None, view["private_metadata"]
+        return batch_id
+
+    def submit_batches(
+        self, count: int, *, rows: int, via: list[Instance] | None = None, workers: int = 8
+    ) -> list[RequestBatch]:
+        """`count` bulk requests of `rows` accounts, spread over `via`, each posted."""
+        targets = via or self.alive()
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            ids = list(
+                pool.map(
+                    lambda n: self.submit_batch_ok(targets[n % len(targets)], rows=rows),
+                    range(count),
+                )
+            )
+        return [self.wait_batch_posted(batch_id) for batch_id in ids]
+
     def approve_all(self, rows: list[SubaccountRequest], *, via: list[Instance]) -> None:
         """Approve every request by reaction, spread over `via`, all sent at the same moment."""
         actions = [
@@ -464,7 +518,7 @@ class Cluster:
         self,
         instance: Instance,
         user_id: str,
-        row: SubaccountRequest,
+        row: Decidable,
         reaction: str = "white_check_mark",
         **kwargs: Any,
     ) -> httpx.Response:
@@ -480,8 +534,9 @@ class Cluster:
         self,
         instance: Instance,
         user_id: str,
-        row: SubaccountRequest,
+        row: Decidable,
         action_id: str = "approve_request",
+        **kwargs: Any,
     ) -> httpx.Response:
         return self.sender(instance).click(
             user_id=user_id,
@@ -489,6 +544,7 @@ class Cluster:
             value=str(row.id),
             channel_id=row.approval_channel_id,
             message_ts=row.approval_ts,
+            **kwargs,
         )
 
     # -- reading the audit log ------------------------------------------------------------------
@@ -523,6 +579,63 @@ class Cluster:
                     .order_by(RequestEvent.id)
                 )
             )
+
+    def batch(self, batch_id: int) -> RequestBatch:
+        with self.sessions() as session:
+            return session.get_one(RequestBatch, batch_id)
+
+    def batch_rows(self, batch_id: int) -> list[SubaccountRequest]:
+        with self.sessions() as session:
+            return list(
+                session.scalars(
+                    select(SubaccountRequest)
+                    .where(SubaccountRequest.batch_id == batch_id)
+                    .order_by(SubaccountRequest.id)
+                )
+            )
+
+    def approvers(self, request_id: int) -> list[str]:
+        """The approvals recorded on one account (one row per approver)."""
+        with self.sessions() as session:
+            return sorted(
+                session.scalars(
+                    select(RequestApproval.approver_id).where(
+                        RequestApproval.request_id == request_id
+                    )
+                )
+            )
+
+    def wait_batch_posted(self, batch_id: int, timeout: float = 15.0) -> RequestBatch:
+        def posted() -> RequestBatch | None:
+            found = self.batch(batch_id)
+            return found if found.approval_ts else None
+
+        result: RequestBatch = wait_until(
+            posted, timeout=timeout, what=f"bulk request {batch_id} to be posted for approval"
+        )
+        return result
+
+    def wait_batches_reported(self, ids: Iterable[int], *, timeout: float) -> list[RequestBatch]:
+        """Wait until every bulk request reported its outcome and Slack was told everything."""
+        ids = list(ids)
+
+        def reported() -> list[RequestBatch] | None:
+            found = [self.batch(batch_id) for batch_id in ids]
+            with self.sessions() as session:
+                undelivered = session.scalar(
+                    select(SlackOutbox.id).where(SlackOutbox.status == "pending").limit(1)
+                )
+            done = all(head.reported_at is not None for head in found)
+            return found if done and undelivered is None else None
+
+        try:
+            result: list[RequestBatch] = wait_until(
+                reported, timeout=timeout, interval=0.2, what=f"{len(ids)} bulk requests"
+            )
+        except AssertionError:
+            states = {batch_id: self.batch(batch_id).status for batch_id in ids}
+            raise AssertionError(f"not reported within {timeout}s: {states}") from None
+        return result
 
     def wait_posted(self, request_id: int, timeout: float = 15.0) -> SubaccountRequest:
         def posted() -> SubaccountRequest | None:
@@ -592,6 +705,17 @@ class Cluster:
             for call in self.slack.calls_to("chat.postMessage")
             if call.params.get("thread_ts") == row.approval_ts
             and call.params.get("channel") == row.approval_channel_id
+        ]
+
+    def thread_texts(self, head: Decidable) -> list[str]:
+        """Everything said in a request's thread: replies, and the comments of files shared."""
+        return [
+            str(call.params.get("text") or call.params.get("initial_comment") or "")
+            for call in self.slack.calls
+            if call.method in ("chat.postMessage", "files.completeUploadExternal")
+            and call.params.get("thread_ts") == head.approval_ts
+            and head.approval_channel_id
+            in (call.params.get("channel"), call.params.get("channel_id"))
         ]
 
     def channel_posts(self, channel: str) -> list[str]:

@@ -1,7 +1,8 @@
 """Issue 4, point 3: duplicates and races. Slack redelivers one `reaction_added` (same event_id,
 X-Slack-Retry-Num 1..3) to different instances while the approver also clicks Approve and a
 second approver reacts: Zoom is called once and "Created" is said once. 100 such storms, ten
-at a time, against four `python app.py` instances sharing one PostgreSQL database."""
+at a time, against four `python app.py` instances sharing one PostgreSQL database; and the same
+storms on bulk requests: Zoom is called once per account and the outcome is reported once."""
 
 import itertools
 import random
@@ -17,6 +18,8 @@ pytestmark = [pytest.mark.reliability, pytest.mark.postgres]
 
 STORMS = 100
 STORMS_AT_ONCE = 10
+BULK_STORMS = 20  # on bulk requests of BULK_ROWS accounts each
+BULK_ROWS = 3
 INSTANCES = 4  # so the four deliveries of one event can all land on different instances
 _event_ids = itertools.count(1)
 
@@ -26,8 +29,9 @@ def cluster(cluster_factory):
     return cluster_factory(INSTANCES, provision_poll_seconds=0.2)
 
 
-def storm(cluster, number, row, rng):
-    """The HTTP requests of one storm, as callables to fire together."""
+def storm(cluster, number, row, rng, **click):
+    """The HTTP requests of one storm, as callables to fire together (`click`: the Approve
+    button's action_id and block_id, when not a request of one's)."""
     instances = cluster.instances
     event_id = f"EvStorm{number:04d}x{next(_event_ids)}"
     deliveries = 2 + number % 3  # the first delivery and one to three retries
@@ -42,7 +46,7 @@ def storm(cluster, number, row, rng):
     clicker, second = rng.choice(instances), rng.choice(instances)
     return [
         *(deliver(retry) for retry in range(deliveries)),
-        lambda: cluster.click(clicker, APPROVER, row),
+        lambda: cluster.click(clicker, APPROVER, row, **click),
         lambda: cluster.react(second, SECOND_APPROVER, row),
     ]
 
@@ -53,6 +57,7 @@ def said_once(texts, *needles):
 
 def test_a_hundred_storms_each_call_zoom_once_and_say_created_once(cluster):
     rng = random.Random(4)  # noqa: S311 - picks instances; a fixed seed replays a failure
+    created_before = len(cluster.zoom.created_accounts)
     rows = cluster.submit_many(STORMS)
     started = time.monotonic()
     responses = []
@@ -87,7 +92,8 @@ def test_a_hundred_storms_each_call_zoom_once_and_say_created_once(cluster):
             wrong[row.id] = failed
     assert wrong == {}
     assert 409 not in cluster.answers("POST")
-    assert len(cluster.zoom.created_accounts) == STORMS
+    # The cluster is the module's: count the accounts this test's storms created.
+    assert len(cluster.zoom.created_accounts) - created_before == STORMS
     secrets_checked = cluster.assert_no_secrets()
     record_figures(
         "3 duplicates and races",
@@ -105,4 +111,76 @@ def test_a_hundred_storms_each_call_zoom_once_and_say_created_once(cluster):
         storms_with_a_problem=len(wrong),
         seconds=round(elapsed, 2),
         secrets_checked=secrets_checked,
+    )
+
+
+def bulk_checks(cluster, head, rows, posts, requester_dms):
+    """What one storm on a bulk request must leave: each check's name and whether it holds."""
+    kinds = [cluster.event_kinds(row.id) for row in rows]
+    approvers = [cluster.approvers(row.id) for row in rows]
+    thread = cluster.thread_texts(head)
+    deciders = {head.approver_id, *(row.approver_id for row in rows)}
+    return {
+        "finished": head.status == "finished",
+        "every account created": [row.status for row in rows] == ["created"] * BULK_ROWS,
+        "one POST per account": all(posts[row.email] == 1 for row in rows),
+        "one zoom_called per account": all(k.count("zoom_called") == 1 for k in kinds),
+        "one approved per account": all(k.count("approved") == 1 for k in kinds),
+        "each approval once per account": all(
+            k.count("approval") == len(a) == len(set(a))
+            for k, a in zip(kinds, approvers, strict=True)
+        ),
+        "the same approvals on every account": len({tuple(a) for a in approvers}) == 1,
+        "one decider named everywhere": len(deciders) == 1 and None not in deciders,
+        "one Approved reply": said_once(thread, "Approved by"),
+        "one done reply": said_once(thread, f"Bulk request #{head.id} is done:"),
+        "one done DM": said_once(requester_dms, f"bulk request #{head.id} is done:"),
+    }
+
+
+def test_storms_on_bulk_requests_call_zoom_once_per_account_and_report_once(cluster):
+    rng = random.Random(5)  # noqa: S311 - picks instances; a fixed seed replays a failure
+    created_before = len(cluster.zoom.created_accounts)
+    heads = cluster.submit_batches(BULK_STORMS, rows=BULK_ROWS)
+    started = time.monotonic()
+    responses = []
+
+    for batch_start in range(0, BULK_STORMS, STORMS_AT_ONCE):
+        actions = []
+        for number in range(batch_start, min(batch_start + STORMS_AT_ONCE, BULK_STORMS)):
+            head = heads[number]
+            click = {"action_id": "approve_batch", "block_id": "batch_decision"}
+            actions.extend(storm(cluster, number, head, rng, **click))
+        responses.extend(all_at_once(actions))
+    final = cluster.wait_batches_reported([head.id for head in heads], timeout=120)
+    elapsed = time.monotonic() - started
+
+    assert Counter(response.status_code for response in responses) == {200: len(responses)}
+    posts = cluster.posts_per_email()
+    requester_dms = cluster.channel_posts(f"D{REQUESTER}")
+    wrong = {}
+    accounts = 0
+    for head in final:
+        rows = cluster.batch_rows(head.id)
+        accounts += len(rows)
+        checks = bulk_checks(cluster, head, rows, posts, requester_dms)
+        failed = [name for name, ok in checks.items() if not ok]
+        if failed:
+            wrong[head.id] = failed
+    assert wrong == {}
+    assert accounts == BULK_STORMS * BULK_ROWS
+    assert len(cluster.zoom.created_accounts) - created_before == accounts
+    assert 409 not in cluster.answers("POST")
+    record_figures(
+        "3 duplicates and races, bulk requests",
+        storms=BULK_STORMS,
+        accounts_per_request=BULK_ROWS,
+        storms_at_once=STORMS_AT_ONCE,
+        instances=INSTANCES,
+        http_requests=len(responses),
+        http_200=sum(response.status_code == 200 for response in responses),
+        zoom_posts=sum(posts[row.email] for head in final for row in cluster.batch_rows(head.id)),
+        finished=sum(head.status == "finished" for head in final),
+        storms_with_a_problem=len(wrong),
+        seconds=round(elapsed, 2),
     )

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,12 +16,10 @@ from bot.db.migrate import upgrade_to_head
 from bot.db.models import RequestBatch, RequestEvent, SlackOutbox, SubaccountRequest
 from bot.db.session import make_engine, make_session_factory
 from bot.delivery import outbox
-from bot.requests import batches, decisions
-from bot.requests.csv_rows import ValidRow
+from bot.requests import decisions
 from bot.requests.decisions import Decision, DecisionOutcome
-from bot.requests.passwords import PasswordVault
 from bot.requests.subjects import Subject
-from bot.requests.validation import ValidRequest
+from tests.unit.requests import scopes
 
 TTL = timedelta(hours=24)
 REQUESTER, APPROVER, SECOND_APPROVER = "UREQ1", "UAPP1", "UAPP2"
@@ -43,35 +40,9 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
 def pending_batch(
     sessions: sessionmaker[Session], *, rows: int = 3, required_approvals: int = 1
 ) -> int:
-    vault = PasswordVault(Fernet.generate_key())
-    valid = [
-        ValidRow(
-            row=n + 1,
-            request=ValidRequest(
-                first_name="Person",
-                last_name=f"Number{n}",
-                email=f"person-{n}@example.com",
-                password=None,
-                account_name=None,
-                sub_reseller_id=None,
-                options={},
-                reason="Onboarding wave",
-            ),
-        )
-        for n in range(1, rows + 1)
-    ]
-    with sessions.begin() as session:
-        draft_id = batches.save_draft(
-            session, requester_id=REQUESTER, channel_id="CORIGIN1", rows=valid, vault=vault
-        )
-        batches.submit_draft(
-            session,
-            draft_id=draft_id,
-            requester_id=REQUESTER,
-            vault=vault,
-            required_approvals=required_approvals,
-        )
-    return draft_id
+    return scopes.pending_batch(
+        sessions, rows=rows, required_approvals=required_approvals, requester_id=REQUESTER
+    )
 
 
 def backdate(sessions: sessionmaker[Session], batch_id: int, *, by: timedelta) -> None:

@@ -23,7 +23,6 @@ from bot.requests import decisions, workflow
 from bot.requests.decisions import DecisionOutcome
 from bot.requests.passwords import PasswordVault, password_problems
 from bot.requests.subjects import Subject
-from bot.requests.validation import ValidRequest
 from bot.zoom.client import CreatedAccount
 from bot.zoom.errors import (
     ZoomEmailInUse,
@@ -33,8 +32,20 @@ from bot.zoom.errors import (
     ZoomUnexpectedResponse,
     ZoomValidationError,
 )
+from tests.unit.requests.scopes import (
+    PASSWORD,
+    SCOPES,
+    account_statuses,
+    accounts,
+    approvals_per_account,
+    at_once,
+    count_per_account,
+    expected_accounts,
+    head_status,
+    make_request,
+    pending,
+)
 
-PASSWORD = "Tr0ub4dor-Xq"
 TTL = timedelta(hours=24)
 ACCOUNT = CreatedAccount(
     id="acc-123", owner_id="own-456", owner_email="jill@example.com", created_at="2024-05-01"
@@ -76,21 +87,6 @@ def vault() -> PasswordVault:
     return PasswordVault(Fernet.generate_key())
 
 
-def make_request(**overrides: Any) -> ValidRequest:
-    fields: dict[str, Any] = {
-        "first_name": "Jill",
-        "last_name": "Valentine",
-        "email": "jill@example.com",
-        "password": PASSWORD,
-        "account_name": "Training",
-        "sub_reseller_id": None,
-        "options": {"share_mc": True, "meeting_connector_list": ["10.0.0.1"]},
-        "reason": "Training team needs it.",
-    }
-    fields.update(overrides)
-    return ValidRequest(**fields)
-
-
 def submit(
     sessions: sessionmaker[Session],
     vault: PasswordVault,
@@ -129,18 +125,38 @@ def kinds(sessions: sessionmaker[Session], request_id: int) -> list[str]:
     return [event.kind for event in events(sessions, request_id)]
 
 
-def approve(sessions, request_id, approver_id="UAPP", *, required_approvals=1, ttl=TTL):
+def subject_of(request: int | Subject) -> Subject:
+    """A request of one by its id, or any Subject (a request of one or of many) as it is."""
+    return request if isinstance(request, Subject) else Subject.one(request)
+
+
+def approve(sessions, request, approver_id="UAPP", *, required_approvals=1, ttl=TTL):
     return decisions.approve(
         sessions,
-        Subject.one(request_id),
+        subject_of(request),
         approver_id=approver_id,
         required_approvals=required_approvals,
         ttl=ttl,
     )
 
 
-def reject(sessions, request_id, rejecter_id="UAPP", *, ttl=TTL):
-    return decisions.reject(sessions, Subject.one(request_id), rejecter_id=rejecter_id, ttl=ttl)
+def reject(sessions, request, rejecter_id="UAPP", *, ttl=TTL):
+    return decisions.reject(sessions, subject_of(request), rejecter_id=rejecter_id, ttl=ttl)
+
+
+def head_approver(sessions: sessionmaker[Session], subject: Subject) -> str | None:
+    with sessions() as session:
+        return subject.head(session).approver_id
+
+
+def assert_every_account(sessions, subject, status, approver_id=None):
+    """The request and each of its accounts (one, or every account of a bulk request) are in
+    `status`, decided by `approver_id`."""
+    assert head_status(sessions, subject) == status
+    assert head_approver(sessions, subject) == approver_id
+    rows = accounts(sessions, subject)
+    assert len(rows) == expected_accounts(subject)
+    assert [(row.status, row.approver_id) for row in rows] == [(status, approver_id)] * len(rows)
 
 
 def make_old(sessions: sessionmaker[Session], request_id: int, *, age: timedelta) -> None:
@@ -325,57 +341,69 @@ def test_second_distinct_approver_approves(sessions, vault):
     assert load(sessions, request_id).approver_id == "UB"
 
 
-def test_same_approver_twice_is_already_approved_by_you(sessions, vault):
-    request_id = submit(sessions, vault, required_approvals=2)
-    approve(sessions, request_id, "UA", required_approvals=2)
+@pytest.mark.parametrize("scope", SCOPES)
+def test_same_approver_twice_is_already_approved_by_you(sessions, vault, scope):
+    subject = pending(sessions, vault, scope, required_approvals=2)
+    approve(sessions, subject, "UA", required_approvals=2)
 
-    decision = approve(sessions, request_id, "UA", required_approvals=2)
+    decision = approve(sessions, subject, "UA", required_approvals=2)
 
     assert decision.outcome == DecisionOutcome.ALREADY_APPROVED_BY_YOU
     assert decision.approvers == ["UA"]
-    assert load(sessions, request_id).status == RequestStatus.PENDING_APPROVAL
+    assert_every_account(sessions, subject, RequestStatus.PENDING_APPROVAL)
 
 
-def test_duplicated_approval_is_stored_once(sessions, vault):
-    request_id = submit(sessions, vault, required_approvals=2)
-    approve(sessions, request_id, "UA", required_approvals=2)
+@pytest.mark.parametrize("scope", SCOPES)
+def test_duplicated_approval_is_stored_once(sessions, vault, scope):
+    subject = pending(sessions, vault, scope, required_approvals=2)
+    approve(sessions, subject, "UA", required_approvals=2)
 
-    approve(sessions, request_id, "UA", required_approvals=2)
+    approve(sessions, subject, "UA", required_approvals=2)
 
-    assert kinds(sessions, request_id).count("approval") == 1
+    every = expected_accounts(subject)
+    assert count_per_account(sessions, subject, "approval") == [1] * every
+    assert approvals_per_account(sessions, subject) == [["UA"]] * every
     with sessions() as session:
-        assert Subject.one(request_id).approvers(session) == ["UA"]
+        assert subject.approvers(session) == ["UA"]
 
 
-def test_approving_an_approved_request_is_already_decided(sessions, vault):
-    request_id = submit(sessions, vault)
-    approve(sessions, request_id, "UA")
+@pytest.mark.parametrize("scope", SCOPES)
+def test_approving_an_approved_request_is_already_decided(sessions, vault, scope):
+    subject = pending(sessions, vault, scope)
+    approve(sessions, subject, "UA")
 
-    decision = approve(sessions, request_id, "UB")
-
-    assert decision.outcome == DecisionOutcome.ALREADY_DECIDED
-    assert load(sessions, request_id).approver_id == "UA"
-
-
-def test_approving_a_rejected_request_is_already_decided(sessions, vault):
-    request_id = submit(sessions, vault)
-    reject(sessions, request_id, "UA")
-
-    decision = approve(sessions, request_id, "UB")
+    decision = approve(sessions, subject, "UB")
 
     assert decision.outcome == DecisionOutcome.ALREADY_DECIDED
-    assert decision.request.status == RequestStatus.REJECTED
+    assert_every_account(sessions, subject, RequestStatus.PROVISIONING, "UA")
+    every = expected_accounts(subject)
+    assert approvals_per_account(sessions, subject) == [["UA"]] * every
+    assert count_per_account(sessions, subject, "approved") == [1] * every
 
 
-def test_two_approvers_at_once_end_in_exactly_one_approval(sessions, vault):
-    request_ids = [submit(sessions, vault, required_approvals=2) for _ in range(3)]
+@pytest.mark.parametrize("scope", SCOPES)
+def test_approving_a_rejected_request_is_already_decided(sessions, vault, scope):
+    subject = pending(sessions, vault, scope)
+    reject(sessions, subject, "UA")
 
-    for request_id in request_ids:
+    decision = approve(sessions, subject, "UB")
+
+    assert decision.outcome == DecisionOutcome.ALREADY_DECIDED
+    assert decision.head.status == RequestStatus.REJECTED
+    assert_every_account(sessions, subject, RequestStatus.REJECTED, "UA")
+    assert approvals_per_account(sessions, subject) == [[]] * expected_accounts(subject)
+
+
+@pytest.mark.parametrize("scope", SCOPES)
+def test_two_approvers_at_once_end_in_exactly_one_approval(sessions, vault, scope):
+    subjects = [pending(sessions, vault, scope, required_approvals=2) for _ in range(3)]
+
+    for subject in subjects:
         barrier = threading.Barrier(2)
 
-        def approve_at_once(approver_id: str, request_id: int = request_id, barrier=barrier):
+        def approve_at_once(approver_id: str, subject: Subject = subject, barrier=barrier):
             barrier.wait(timeout=10)
-            return approve(sessions, request_id, approver_id, required_approvals=2).outcome
+            return approve(sessions, subject, approver_id, required_approvals=2).outcome
 
         with ThreadPoolExecutor(max_workers=2) as pool:
             outcomes = list(pool.map(approve_at_once, ["UA", "UB"]))
@@ -385,10 +413,73 @@ def test_two_approvers_at_once_end_in_exactly_one_approval(sessions, vault):
             DecisionOutcome.WAITING_FOR_MORE,
             DecisionOutcome.ALREADY_DECIDED,
         }
-        assert load(sessions, request_id).status == RequestStatus.PROVISIONING
-        assert kinds(sessions, request_id).count("approved") == 1
+        every = expected_accounts(subject)
+        winner = ["UA", "UB"][outcomes.index(DecisionOutcome.APPROVED)]
+        assert_every_account(sessions, subject, RequestStatus.PROVISIONING, winner)
+        assert account_statuses(sessions, subject) == [RequestStatus.PROVISIONING] * every
+        assert count_per_account(sessions, subject, "approved") == [1] * every
+        assert count_per_account(sessions, subject, "approval") == [2] * every
+        assert approvals_per_account(sessions, subject) == [["UA", "UB"]] * every
         with sessions() as session:
-            assert sorted(Subject.one(request_id).approvers(session)) == ["UA", "UB"]
+            assert sorted(subject.approvers(session)) == ["UA", "UB"]
+
+
+@pytest.mark.parametrize("scope", SCOPES)
+def test_approve_and_reject_at_once_decide_once(sessions, vault, scope):
+    subjects = [pending(sessions, vault, scope) for _ in range(3)]
+
+    for subject in subjects:
+        approved, rejected = at_once(
+            lambda subject=subject: approve(sessions, subject, "UA").outcome,
+            lambda subject=subject: reject(sessions, subject, "UB").outcome,
+        )
+
+        every = expected_accounts(subject)
+        if approved == DecisionOutcome.APPROVED:
+            assert rejected == DecisionOutcome.ALREADY_DECIDED
+            assert_every_account(sessions, subject, RequestStatus.PROVISIONING, "UA")
+            assert approvals_per_account(sessions, subject) == [["UA"]] * every
+        else:
+            assert (approved, rejected) == (
+                DecisionOutcome.ALREADY_DECIDED,
+                DecisionOutcome.REJECTED,
+            )
+            assert_every_account(sessions, subject, RequestStatus.REJECTED, "UB")
+            assert [row.password_ciphertext for row in accounts(sessions, subject)] == [
+                None
+            ] * every
+            # The approval may have been recorded before the rejection won: on every account.
+            assert approvals_per_account(sessions, subject) in ([[]] * every, [["UA"]] * every)
+        won = 1 if approved == DecisionOutcome.APPROVED else 0
+        assert count_per_account(sessions, subject, "approved") == [won] * every
+        assert count_per_account(sessions, subject, "rejected") == [1 - won] * every
+
+
+@pytest.mark.parametrize("scope", SCOPES)
+def test_a_decision_and_an_expiry_at_once_decide_once(sessions, vault, scope):
+    """The expiry of a request's sweep (decisions.expire moves whatever is still pending)
+    racing an approval: one of them moves the request, the other changes nothing."""
+    subjects = [pending(sessions, vault, scope) for _ in range(3)]
+
+    for subject in subjects:
+        decision, expired = at_once(
+            lambda subject=subject: approve(sessions, subject, "UA"),
+            lambda subject=subject: decisions.expire(sessions, subject, ttl=TTL, actor_id=None),
+        )
+
+        every = expected_accounts(subject)
+        if expired:
+            assert decision.outcome == DecisionOutcome.ALREADY_DECIDED
+            assert_every_account(sessions, subject, RequestStatus.EXPIRED)
+            assert [row.password_ciphertext for row in accounts(sessions, subject)] == [
+                None
+            ] * every
+        else:
+            assert decision.outcome == DecisionOutcome.APPROVED
+            assert_every_account(sessions, subject, RequestStatus.PROVISIONING, "UA")
+            assert approvals_per_account(sessions, subject) == [["UA"]] * every
+        assert count_per_account(sessions, subject, "expired") == [int(expired)] * every
+        assert count_per_account(sessions, subject, "approved") == [int(not expired)] * every
 
 
 def test_refusal_is_recorded_as_an_event_with_its_reason(sessions, vault):
@@ -433,24 +524,30 @@ def test_reject_records_a_rejected_event(sessions, vault):
     assert [(e.kind, e.actor_id) for e in events(sessions, request_id)][-1] == ("rejected", "UREQ")
 
 
-def test_rejecting_an_approved_request_is_already_decided(sessions, vault):
-    request_id = submit(sessions, vault)
-    approve(sessions, request_id, "UA")
+@pytest.mark.parametrize("scope", SCOPES)
+def test_rejecting_an_approved_request_is_already_decided(sessions, vault, scope):
+    subject = pending(sessions, vault, scope)
+    approve(sessions, subject, "UA")
 
-    decision = reject(sessions, request_id, "UB")
-
-    assert decision.outcome == DecisionOutcome.ALREADY_DECIDED
-    assert load(sessions, request_id).status == RequestStatus.PROVISIONING
-
-
-def test_rejecting_twice_is_already_decided(sessions, vault):
-    request_id = submit(sessions, vault)
-    reject(sessions, request_id, "UA")
-
-    decision = reject(sessions, request_id, "UB")
+    decision = reject(sessions, subject, "UB")
 
     assert decision.outcome == DecisionOutcome.ALREADY_DECIDED
-    assert load(sessions, request_id).approver_id == "UA"
+    assert_every_account(sessions, subject, RequestStatus.PROVISIONING, "UA")
+    assert count_per_account(sessions, subject, "rejected") == [0] * expected_accounts(subject)
+
+
+@pytest.mark.parametrize("scope", SCOPES)
+def test_rejecting_twice_is_already_decided(sessions, vault, scope):
+    subject = pending(sessions, vault, scope)
+    reject(sessions, subject, "UA")
+
+    decision = reject(sessions, subject, "UB")
+
+    assert decision.outcome == DecisionOutcome.ALREADY_DECIDED
+    assert_every_account(sessions, subject, RequestStatus.REJECTED, "UA")
+    every = expected_accounts(subject)
+    assert count_per_account(sessions, subject, "rejected") == [1] * every
+    assert [row.password_ciphertext for row in accounts(sessions, subject)] == [None] * every
 
 
 def test_reject_after_one_of_two_approvals_rejects(sessions, vault):
