@@ -4,7 +4,7 @@ metrics server that runs beside Socket Mode."""
 import httpx
 
 from bot.observability.side_server import start_side_server
-from bot.runtime.compose import health_limits
+from bot.runtime.parts import health_limits
 from tests.flow.support import approve
 from tests.harness import BOT_TOKEN, GOOD_PASSWORD, SIGNING_SECRET, ZOOM_CLIENT_SECRET
 from tests.prometheus_text import parse, value
