@@ -44,7 +44,7 @@ from tests.reliability.cluster import (
 
 pytestmark = [pytest.mark.reliability, pytest.mark.postgres]
 
-METADATA_TYPE = "zoombot_outbox"  # what bot/delivery/sender.py tags its posts with
+METADATA_TYPE = "zoombot_outbox"  # what bot/delivery/posting.py tags its posts with
 HEALTHY = {"status": "ok", "database": "ok", "worker": "ok", "outbox": "ok"}
 # A worker's first heartbeat comes before it claims anything (bot/delivery/worker.py).
 WORKER_START_TIMEOUT_SECONDS = START_TIMEOUT_SECONDS
