@@ -3,6 +3,7 @@ that records what the delivery made true (the approval message's ts, the passwor
 Failed for now: retried after a backoff (a 429 pauses the queue's posts) until its deadline.
 Failed for good: settled, and what it still owes people is owed (the requester told, the
 password erased, OPS_CHANNEL alerted). Deferred: waiting for another row, no attempt used.
+Every attempt is recorded as an event of the request it concerns.
 """
 
 from __future__ import annotations
@@ -10,21 +11,23 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, update
+from sqlalchemy import Connection, Engine, Table, insert, update
 
-from bot.db.models import SlackOutbox, SubaccountRequest
+from bot.db.models import RequestEvent, SlackOutbox, SubaccountRequest
 from bot.delivery import batch_delivery, outbox
 from bot.delivery.files import Files
 from bot.delivery.outbox import POSTING_KINDS, Kind
 from bot.delivery.rendering import Renderer
 from bot.delivery.slack_errors import SlackFailure, Verdict
-from bot.delivery.store import EVENTS, OutboxRow, OutboxStore, backoff_seconds
+from bot.delivery.store import OutboxRow, OutboxStore, backoff_seconds
 from bot.requests.events import EventKind
 from bot.slack.render.blocks import mention
 
 logger = logging.getLogger(__name__)
 
+EVENTS = cast(Table, RequestEvent.__table__)
 WAIT_FOR_MESSAGE_SECONDS = 1.0
 
 
@@ -59,7 +62,7 @@ class Settler:
     ) -> None:
         with self._engine.begin() as connection:
             self._store.delivered(connection, row, ts=ts, channel_id=channel_id)
-            self._store.record_attempt(connection, row, result=result, attempt=row.attempts + 1)
+            record_attempt(connection, row, result=result, attempt=row.attempts + 1)
             if after is not None:
                 after(connection)
 
@@ -89,7 +92,7 @@ class Settler:
             self.fail(row, SlackFailure(Verdict.PERMANENT, f"gave_up:{failure.error}"[:64]))
             return
         with self._engine.begin() as connection:
-            self._store.record_attempt(
+            record_attempt(
                 connection,
                 row,
                 result=failure.verdict.value,
@@ -113,7 +116,7 @@ class Settler:
         )
         with self._engine.begin() as connection:
             self._store.failed(connection, row, error=failure.error)
-            self._store.record_attempt(
+            record_attempt(
                 connection, row, result="failed", error=failure.error, attempt=row.attempts + 1
             )
             self._after_failure(connection, row, failure.error, alert=alert)
@@ -147,6 +150,17 @@ class Settler:
         if alert and self._ops_channel and row.queue != self._ops_channel:
             owed.append(outbox.message(self._ops_channel, text=_ops_text(row, error)))
         outbox.owe(connection, *owed)
+
+
+def record_attempt(connection: Connection, row: OutboxRow, *, result: str, **detail: Any) -> None:
+    """Every attempt is an event of the request it concerns (request_id NULL otherwise)."""
+    connection.execute(
+        insert(EVENTS).values(
+            request_id=row.request_id,
+            kind=EventKind.SLACK_DELIVERY,
+            detail={"outbox_id": row.id, "kind": row.kind, "result": result, **detail},
+        )
+    )
 
 
 def erase_password(

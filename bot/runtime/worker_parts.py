@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import Settings
 from bot.delivery.file_upload import FileUploads
 from bot.delivery.files import Files
+from bot.delivery.heartbeats import Heartbeats
 from bot.delivery.outbox import wake_after_commit
 from bot.delivery.rendering import Renderer
 from bot.delivery.repair import Repairs
@@ -57,7 +58,8 @@ def build_delivery(
     repairs: Repairs,
     wake: threading.Event,
 ) -> DeliveryWorker:
-    store = OutboxStore(engine, instance_id=new_instance_id())
+    instance_id = new_instance_id()
+    store = OutboxStore(engine, instance_id=instance_id)
     renderer = Renderer(
         sessions=sessions, approval=approval_settings(settings), vault=vault, home=home.view_for
     )
@@ -92,6 +94,7 @@ def build_delivery(
     )
     return DeliveryWorker(
         store=store,
+        heartbeats=Heartbeats(engine, worker_id=instance_id),
         sender=sender,
         wake=wake,
         parallel=settings.slack_delivery_parallel,

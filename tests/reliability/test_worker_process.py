@@ -51,7 +51,7 @@ WORKER_START_TIMEOUT_SECONDS = START_TIMEOUT_SECONDS
 # Long enough for the web process to have handed the row to a worker, were it (wrongly) one:
 # its delivery loop, if any, would poll within a second (DeliveryWorker.poll_seconds).
 NO_WORKER_WATCH_SECONDS = 3.0
-# The holder's heartbeat lapses after store.HOLDER_SILENT_SECONDS (12 s); then a poll (1 s),
+# The holder's heartbeat lapses after heartbeats.HOLDER_SILENT_SECONDS (12 s); then a poll (1 s),
 # a look-up and a commit. Generous, as CI machines are slow; it only bounds a failing run.
 TAKEOVER_TIMEOUT_SECONDS = 60.0
 BURST = 20
