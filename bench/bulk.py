@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.db.models import RequestBatch, RequestEvent, SubaccountRequest
-from bot.runtime.compose import ARRIVAL_JITTER_SECONDS
+from bot.runtime.parts import ARRIVAL_JITTER_SECONDS
 from tests.flow.bulk_support import form_values
 from tests.harness import APPROVER, ORIGIN_CHANNEL, REQUESTER
 from tests.reliability.cluster import (
@@ -69,7 +69,7 @@ With other work on the same two cores (load average about 2), one earlier rate r
 calls queued behind it arrived closer together than the 20 ms allowance covers. Each 429 was
 retried on a slot of its own; no row failed or was created twice. Zoom counts arrivals, so no
 client-side pacing can promise 0 × 429 across arbitrary stalls; a larger allowance trades rate
-for tolerance (`ARRIVAL_JITTER_SECONDS`, bot/runtime/compose.py).
+for tolerance (`ARRIVAL_JITTER_SECONDS`, bot/runtime/parts.py).
 """
 
 

@@ -13,7 +13,7 @@ from bot.check.report import CheckResult, failed, passed
 from bot.config import Settings
 from bot.db.models import SubaccountRequest
 from bot.requests.passwords import parse_keys
-from bot.runtime.compose import key_file_path
+from bot.runtime.parts import key_file_path
 
 NAME = "Encryption key"
 GENERATE = (

@@ -1,7 +1,8 @@
 """What delivering a bulk request's own message makes true, written by the outbox sender
-(bot/delivery/sender.py) in the transaction that marks the row delivered or failed: the batch's
-message ts (as workflow.attach_approval_message does for one request), its reactions and the
-requester's DM owed, and, for a batch that needs no approval, its rows released to Zoom.
+(bot/delivery/batch_sends.py, settling.py) in the transaction that marks the row delivered or
+failed: the batch's message ts (as workflow.attach_approval_message does for one request), its
+reactions and the requester's DM owed, and, for a batch that needs no approval, its rows
+released to Zoom.
 Core statements on the sender's Connection; no Slack here."""
 
 from __future__ import annotations

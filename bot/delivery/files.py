@@ -6,7 +6,7 @@ delivery or final failure writes. Three kinds, named by the row's payload `file`
   erased in the transaction that records the file delivered, or given up;
 - `audit_export`: `/zoom-subaccount export`'s audit log, to the approver's DM.
 
-No Slack here: the sender (sender.py) uploads what `render` returns.
+No Slack here: the sender (file_sends.py) uploads what `render` returns.
 """
 
 from __future__ import annotations

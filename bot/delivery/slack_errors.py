@@ -49,7 +49,7 @@ class SlackFailure(BotError):
         self.verdict = verdict
         self.error = error
         self.retry_after_seconds = retry_after_seconds
-        # Raised by the post itself (not a look-up before it): see Sender._failed_attempt.
+        # Raised by the post itself (not a look-up before it): see Settler.failed_attempt.
         self.posted = False
 
 

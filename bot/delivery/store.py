@@ -1,10 +1,10 @@
-"""The outbox's SQL (the procrastinate `manager` of this package): claim due rows, settle them,
-pace a queue's posts, and the figures /healthz reads. The worker loop is in worker.py.
+"""The outbox's SQL (the procrastinate `manager` of this package): claim due rows (which are
+claimable: claimable.py), mark a send under way and pace its queue, settle rows, and the figures
+/healthz reads. The worker loop is in worker.py, its heartbeats in heartbeats.py, the events of
+each attempt in settling.py.
 
-A row is claimable when it is pending, due, unclaimed (or its holder's lease lapsed), the first
-pending row of its queue, and, for a post, its queue's pace allows one now. One UPDATE claims;
-on PostgreSQL its candidate SELECT takes `FOR UPDATE SKIP LOCKED`, so any number of workers
-claim side by side without waiting on each other.
+One UPDATE claims; on PostgreSQL its candidate SELECT takes `FOR UPDATE SKIP LOCKED`, so any
+number of workers claim side by side without waiting on each other.
 """
 
 from __future__ import annotations
@@ -13,34 +13,24 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Engine,
-    Table,
-    and_,
-    exists,
-    func,
-    insert,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Connection, Engine, and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from bot.db.models import RequestEvent, SlackOutbox, SlackPacing, WorkerHeartbeat
-from bot.delivery.outbox import POSTING_KINDS
-from bot.requests.events import EventKind
+from bot.delivery.claimable import (
+    OUTBOX,
+    PACING,
+    PENDING,
+    POSTING_VALUES,
+    claimable,
+    first_of_its_queue,
+    unclaimed,
+)
+from bot.delivery.heartbeats import BEATS
 
-_OUTBOX = cast(Table, SlackOutbox.__table__)
-_PACING = cast(Table, SlackPacing.__table__)
-EVENTS = cast(Table, RequestEvent.__table__)
-_BEATS = cast(Table, WorkerHeartbeat.__table__)
-PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+DELIVERED, FAILED = "delivered", "failed"
 MAX_BACKOFF_SECONDS = 300.0
-POSTING_VALUES = frozenset(kind.value for kind in POSTING_KINDS)
-HOLDER_SILENT_SECONDS = 12.0  # over two missed heartbeats (worker.HEARTBEAT_SECONDS = 5)
 
 
 @dataclass(frozen=True)
@@ -81,21 +71,21 @@ class OutboxStore:
         but is not delivering (`in_flight` are those it is) are claimable again: a delivery cut
         short by a database error left them held, and the lease would block their queue."""
         now = datetime.now(UTC)
-        not_in_flight = _OUTBOX.c.id.not_in(list(in_flight))
-        mine_idle = and_(_OUTBOX.c.claimed_by == self.instance_id, not_in_flight)
+        not_in_flight = OUTBOX.c.id.not_in(list(in_flight))
+        mine_idle = and_(OUTBOX.c.claimed_by == self.instance_id, not_in_flight)
         candidates = (
-            select(_OUTBOX.c.id)
-            .where(*_claimable(now, mine_idle=mine_idle), not_in_flight)
-            .order_by(_OUTBOX.c.id)
+            select(OUTBOX.c.id)
+            .where(*claimable(now, mine_idle=mine_idle), not_in_flight)
+            .order_by(OUTBOX.c.id)
             .limit(limit)
         )
         if self._postgres:
             candidates = candidates.with_for_update(skip_locked=True)
         claim = (
-            update(_OUTBOX)
-            .where(_OUTBOX.c.id.in_(candidates.scalar_subquery()))
+            update(OUTBOX)
+            .where(OUTBOX.c.id.in_(candidates.scalar_subquery()))
             .values(claimed_by=self.instance_id, claim_expires_at=now + self._lease)
-            .returning(*_OUTBOX.c)
+            .returning(*OUTBOX.c)
         )
         with self._engine.begin() as connection:
             found = connection.execute(claim).mappings().all()
@@ -107,10 +97,10 @@ class OutboxStore:
         delivery under way, is not counted: that delivery's end wakes the loop."""
         now = datetime.now(UTC)
         heads = (
-            select(_OUTBOX.c.next_attempt_at, _OUTBOX.c.kind, _PACING.c.next_slot_epoch)
-            .select_from(_OUTBOX.outerjoin(_PACING, _PACING.c.queue == _OUTBOX.c.queue))
-            .where(_OUTBOX.c.status == PENDING, _unclaimed(now), _first_of_its_queue())
-            .order_by(_OUTBOX.c.next_attempt_at)
+            select(OUTBOX.c.next_attempt_at, OUTBOX.c.kind, PACING.c.next_slot_epoch)
+            .select_from(OUTBOX.outerjoin(PACING, PACING.c.queue == OUTBOX.c.queue))
+            .where(OUTBOX.c.status == PENDING, unclaimed(now), first_of_its_queue())
+            .order_by(OUTBOX.c.next_attempt_at)
             .limit(100)
         )
         with self._engine.connect() as connection:
@@ -128,8 +118,8 @@ class OutboxStore:
         horizon = datetime.now(UTC) + timedelta(seconds=within_seconds)
         with self._engine.connect() as connection:
             found = connection.scalar(
-                select(_OUTBOX.c.id)
-                .where(_OUTBOX.c.status == PENDING, _OUTBOX.c.next_attempt_at <= horizon)
+                select(OUTBOX.c.id)
+                .where(OUTBOX.c.status == PENDING, OUTBOX.c.next_attempt_at <= horizon)
                 .limit(1)
             )
         return found is not None
@@ -141,9 +131,9 @@ class OutboxStore:
         message up first. The queue's next post slot is taken in the same transaction."""
         with self._engine.begin() as connection:
             connection.execute(
-                update(_OUTBOX)
-                .where(_OUTBOX.c.id == row.id)
-                .values(maybe_sent=True, attempts=_OUTBOX.c.attempts + 1)
+                update(OUTBOX)
+                .where(OUTBOX.c.id == row.id)
+                .values(maybe_sent=True, attempts=OUTBOX.c.attempts + 1)
             )
             if pace_seconds is not None:
                 self._reserve_slot(connection, row.queue, time.time() + pace_seconds)
@@ -155,10 +145,10 @@ class OutboxStore:
 
     def _reserve_slot(self, connection: Connection, queue: str, epoch: float) -> None:
         dialect = postgresql if self._postgres else sqlite
-        statement = dialect.insert(_PACING).values(queue=queue, next_slot_epoch=epoch)
+        statement = dialect.insert(PACING).values(queue=queue, next_slot_epoch=epoch)
         connection.execute(
             statement.on_conflict_do_update(
-                index_elements=[_PACING.c.queue], set_={"next_slot_epoch": epoch}
+                index_elements=[PACING.c.queue], set_={"next_slot_epoch": epoch}
             )
         )
 
@@ -194,8 +184,8 @@ class OutboxStore:
             values["last_error"] = error[:96]
         with self._engine.begin() as connection:
             connection.execute(
-                update(_OUTBOX)
-                .where(_OUTBOX.c.id == row.id, _OUTBOX.c.claimed_by == self.instance_id)
+                update(OUTBOX)
+                .where(OUTBOX.c.id == row.id, OUTBOX.c.claimed_by == self.instance_id)
                 .values(**values)
             )
 
@@ -203,7 +193,7 @@ class OutboxStore:
         """A DM's channel, once conversations.open named it (the look-up needs it later)."""
         with self._engine.begin() as connection:
             connection.execute(
-                update(_OUTBOX).where(_OUTBOX.c.id == row.id).values(channel_id=channel_id)
+                update(OUTBOX).where(OUTBOX.c.id == row.id).values(channel_id=channel_id)
             )
 
     def remember(self, row: OutboxRow, **fields: Any) -> None:
@@ -211,109 +201,31 @@ class OutboxStore:
         row.payload.update(fields)
         with self._engine.begin() as connection:
             connection.execute(
-                update(_OUTBOX).where(_OUTBOX.c.id == row.id).values(payload=dict(row.payload))
+                update(OUTBOX).where(OUTBOX.c.id == row.id).values(payload=dict(row.payload))
             )
 
     def _settle(self, connection: Connection, row: OutboxRow, **values: Any) -> None:
         connection.execute(
-            update(_OUTBOX)
-            .where(_OUTBOX.c.id == row.id)
+            update(OUTBOX)
+            .where(OUTBOX.c.id == row.id)
             .values(finished_at=datetime.now(UTC), claimed_by=None, claim_expires_at=None, **values)
         )
-
-    def record_attempt(
-        self, connection: Connection, row: OutboxRow, *, result: str, **detail: Any
-    ) -> None:
-        """Every attempt is an event of the request it concerns (request_id NULL otherwise)."""
-        connection.execute(
-            insert(EVENTS).values(
-                request_id=row.request_id,
-                kind=EventKind.SLACK_DELIVERY,
-                detail={"outbox_id": row.id, "kind": row.kind, "result": result, **detail},
-            )
-        )
-
-    # -- health ------------------------------------------------------------------------------
-
-    def beat(self, *, pid: int) -> None:
-        now = datetime.now(UTC)
-        dialect = postgresql if self._postgres else sqlite
-        statement = dialect.insert(_BEATS).values(
-            worker_id=self.instance_id, pid=pid, started_at=now, beat_at=now
-        )
-        with self._engine.begin() as connection:
-            connection.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[_BEATS.c.worker_id], set_={"beat_at": now}
-                )
-            )
-
-    def stop_beating(self) -> None:
-        with self._engine.begin() as connection:
-            connection.execute(_BEATS.delete().where(_BEATS.c.worker_id == self.instance_id))
 
 
 def health(engine: Engine) -> dict[str, float | None]:
     """Seconds since any worker's last beat, and how long the oldest due row has waited."""
     now = datetime.now(UTC)
     with engine.connect() as connection:
-        beat = connection.scalar(select(func.max(_BEATS.c.beat_at)))
+        beat = connection.scalar(select(func.max(BEATS.c.beat_at)))
         oldest = connection.scalar(
-            select(func.min(_OUTBOX.c.next_attempt_at)).where(
-                _OUTBOX.c.status == PENDING, _OUTBOX.c.next_attempt_at <= now
+            select(func.min(OUTBOX.c.next_attempt_at)).where(
+                OUTBOX.c.status == PENDING, OUTBOX.c.next_attempt_at <= now
             )
         )
     return {
         "worker_seconds": None if beat is None else (now - _aware(beat)).total_seconds(),
         "oldest_due_seconds": 0.0 if oldest is None else (now - _aware(oldest)).total_seconds(),
     }
-
-
-def _claimable(now: datetime, *, mine_idle: Any = None) -> list[Any]:
-    unclaimed = _unclaimed(now) if mine_idle is None else or_(_unclaimed(now), mine_idle)
-    return [
-        _OUTBOX.c.status == PENDING,
-        _OUTBOX.c.next_attempt_at <= now,
-        unclaimed,
-        _first_of_its_queue(),
-        _slot_open(now),
-    ]
-
-
-def _unclaimed(now: datetime) -> Any:
-    return or_(
-        _OUTBOX.c.claimed_by.is_(None),
-        _OUTBOX.c.claim_expires_at < now,
-        # Its holder stopped beating (killed): its rows need not wait out the lease, which
-        # would hold up every row queued behind them.
-        ~exists().where(
-            _BEATS.c.worker_id == _OUTBOX.c.claimed_by,
-            _BEATS.c.beat_at > now - timedelta(seconds=HOLDER_SILENT_SECONDS),
-        ),
-    )
-
-
-def _first_of_its_queue() -> Any:
-    """The first pending row of its queue: a queue's rows leave one by one, in order."""
-    earlier = _OUTBOX.alias("earlier")
-    return ~exists().where(
-        earlier.c.queue == _OUTBOX.c.queue,
-        earlier.c.status == PENDING,
-        earlier.c.id < _OUTBOX.c.id,
-    )
-
-
-def _slot_open(now: datetime) -> Any:
-    """Not a post, or its queue may post now."""
-    return or_(
-        _OUTBOX.c.kind.not_in(POSTING_VALUES),
-        ~exists().where(
-            and_(
-                _PACING.c.queue == _OUTBOX.c.queue,
-                _PACING.c.next_slot_epoch > now.timestamp(),
-            )
-        ),
-    )
 
 
 def _row(values: Any) -> OutboxRow:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.delivery.heartbeats import Heartbeats
 from bot.delivery.sender import Sender
 from bot.delivery.store import OutboxRow, OutboxStore, backoff_seconds
 from bot.observability.context import log_context
@@ -44,6 +45,7 @@ class DeliveryWorker:
         self,
         *,
         store: OutboxStore,
+        heartbeats: Heartbeats,
         sender: Sender,
         wake: threading.Event,
         parallel: int = 8,
@@ -51,6 +53,7 @@ class DeliveryWorker:
         upkeep: tuple[Upkeep, ...] = (),
     ) -> None:
         self._store = store
+        self._heartbeats = heartbeats
         self._sender = sender
         self._wake = wake
         self._parallel = parallel
@@ -66,7 +69,7 @@ class DeliveryWorker:
     def start(self) -> None:
         # Beat before the first claim: a claim by a holder with no heartbeat is free to take.
         with contextlib.suppress(SQLAlchemyError):
-            self._store.beat(pid=os.getpid())
+            self._heartbeats.beat(pid=os.getpid())
         for target, name in (
             (self._loop, "deliver-poll"),
             (self._heartbeat, "deliver-beat"),
@@ -83,7 +86,7 @@ class DeliveryWorker:
             thread.join(timeout_seconds)
         self._pool.shutdown(wait=True)
         with contextlib.suppress(SQLAlchemyError):  # else the heartbeat lapses by itself
-            self._store.stop_beating()
+            self._heartbeats.stop_beating()
 
     def idle(self) -> bool:
         """Nothing in flight here and nothing due within a few seconds (tests wait on it)."""
@@ -161,7 +164,7 @@ class DeliveryWorker:
     def _heartbeat(self) -> None:
         while not self._stopping.is_set():
             try:
-                self._store.beat(pid=os.getpid())
+                self._heartbeats.beat(pid=os.getpid())
             except SQLAlchemyError as exc:
                 logger.warning("worker heartbeat failed (%s)", type(exc).__name__)
             self._stopping.wait(HEARTBEAT_SECONDS)

@@ -281,7 +281,7 @@ class RequestForms:
                 owed.append(outbox.thread_reply(request_id, channel_id=channel_id, text=text))
         else:
             workflow.add_post_failed(connection, request_id=request_id)
-        # "Sent for approval" is owed by the post itself once Slack took it (delivery/sender.py).
+        # "Sent for approval" is owed by the post itself once Slack took it (delivery/sends.py).
         told = self._submitted_dm(request_id, channel_id)
         if told is not None:
             owed.append(outbox.dm(user_id, text=told, request_id=request_id))

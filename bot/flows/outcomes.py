@@ -14,8 +14,9 @@ from bot.delivery import outbox
 from bot.flows import ops_alerts
 from bot.flows.common import FlowSettings, owe_home_refresh
 from bot.observability.redaction import redact
-from bot.provisioning.job import ProvisionResult, ZoomAccounts, provision
+from bot.provisioning.job import ZoomAccounts, provision
 from bot.provisioning.result_detail import error_from_detail
+from bot.provisioning.results import ProvisionResult
 from bot.requests import workflow
 from bot.requests.events import EventKind
 from bot.requests.passwords import PasswordVault

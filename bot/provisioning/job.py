@@ -4,6 +4,7 @@ The row is the job: `zoom_attempts` is raised and committed *before* a create is
 found with attempts > 0 may already have reached Zoom. Such a job is reconciled first: Zoom's
 list endpoint is asked for the email; found → created; not found → sent once more; Zoom not
 answering → `unknown`. A 429 means the create certainly did not happen: the job is requeued.
+What the call ends in is recorded by results.py.
 """
 
 from __future__ import annotations
@@ -22,10 +23,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.db.models import RequestEvent, RequestStatus, SubaccountRequest
 from bot.observability.redaction import forget_secret, register_secret
 from bot.provisioning.ratelimit import counting_waits
-from bot.provisioning.result_detail import error_detail, redact_error, wait_detail
+from bot.provisioning.result_detail import redact_error
+from bot.provisioning.results import (
+    OweOutcome,
+    ProvisionResult,
+    record_failure,
+    record_success,
+    requeue_or_fail,
+)
 from bot.requests.events import EventKind
 from bot.requests.passwords import PasswordVault, PasswordVaultError
-from bot.requests.transitions import Cause, move_accounts
 from bot.requests.workflow import add_event
 from bot.zoom.client import CreatedAccount
 from bot.zoom.errors import (
@@ -37,10 +44,6 @@ from bot.zoom.errors import (
 from bot.zoom.payloads import create_account_body, masked
 
 logger = logging.getLogger(__name__)
-
-
-# What an outcome owes Slack, added to the transaction that records it (bot/flows/outcomes.py).
-OweOutcome = Callable[[Session, "ProvisionResult"], None]
 
 
 def _no_notices(_session: Session, _result: ProvisionResult) -> None:
@@ -56,28 +59,10 @@ class PasswordUndecryptable(ZoomError):
     )
 
 
-REQUEUE_LIMIT = 20  # 429s in a row before the request is given up as failed
-RATE_LIMITED_HOLD = "rate-limited"
-
-
 class ZoomAccounts(Protocol):
     def create_sub_account(self, body: dict[str, Any]) -> CreatedAccount: ...
 
     def find_sub_accounts(self, email: str) -> list[dict[str, Any]]: ...
-
-
-@dataclass(frozen=True)
-class ProvisionResult:
-    request: SubaccountRequest
-    account: CreatedAccount | None = None
-    error: ZoomError | None = None
-    requeued: bool = False  # rate limited: nothing was created, the job runs again later
-    reconciled: bool = False  # found in Zoom after an interrupted attempt
-    # Another holder recorded the outcome first (this one's lease had lapsed): nothing recorded
-    # or owed here, so Slack hears the outcome once.
-    superseded: bool = False
-    # Only set when the bot generated the password and the account now exists.
-    generated_password: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -108,7 +93,7 @@ def provision(
     except PasswordVaultError:
         # The key changed since the request was stored: nothing can be sent, now or later.
         logger.error("request %s: its stored password cannot be decrypted", request_id)
-        return _record_failure(
+        return record_failure(
             factory, owe=owe, request_id=request_id, error=PasswordUndecryptable()
         )
     register_secret(job.password)
@@ -187,7 +172,7 @@ def _reconcile(
             http_status=error.http_status,
             zoom_code=error.zoom_code,
         )
-        return _record_failure(factory, owe=owe, request_id=request_id, error=unknown)
+        return record_failure(factory, owe=owe, request_id=request_id, error=unknown)
     with factory.begin() as session:
         add_event(
             session, request_id=request_id, kind=EventKind.RECONCILED, detail={"found": len(found)}
@@ -196,7 +181,7 @@ def _reconcile(
         return None
     account = _account_from_listing(found[0], job.email)
     password = job.password if job.generated else None
-    return _record_success(
+    return record_success(
         factory, owe=owe, request_id=request_id, account=account, password=password, reconciled=True
     )
 
@@ -223,12 +208,12 @@ def _send(
         try:
             account = zoom.create_sub_account(job.body)
         except ZoomRateLimited as error:
-            return _requeue_or_fail(
+            return requeue_or_fail(
                 factory, owe=owe, request_id=request_id, error=error, wait_seconds=waited.seconds
             )
         except ZoomError as error:
             redact_error(error, job.password)
-            return _record_failure(
+            return record_failure(
                 factory, owe=owe, request_id=request_id, error=error, wait_seconds=waited.seconds
             )
         except SQLAlchemyError:
@@ -242,9 +227,9 @@ def _send(
             unexpected = ZoomUnexpectedResponse(
                 f"the bot failed during the call ({type(exc).__name__})", outcome_known=False
             )
-            return _record_failure(factory, owe=owe, request_id=request_id, error=unexpected)
+            return record_failure(factory, owe=owe, request_id=request_id, error=unexpected)
     password = job.password if job.generated else None
-    return _record_success(
+    return record_success(
         factory,
         owe=owe,
         request_id=request_id,
@@ -252,49 +237,6 @@ def _send(
         password=password,
         wait_seconds=waited.seconds,
     )
-
-
-def _requeue_or_fail(
-    factory: sessionmaker[Session],
-    *,
-    owe: OweOutcome,
-    request_id: int,
-    error: ZoomRateLimited,
-    wait_seconds: float = 0.0,
-) -> ProvisionResult:
-    with factory.begin() as session:
-        requeues = (
-            session.scalar(
-                select(func.count())
-                .select_from(RequestEvent)
-                .where(
-                    RequestEvent.request_id == request_id, RequestEvent.kind == EventKind.REQUEUED
-                )
-            )
-            or 0
-        )
-        if requeues >= REQUEUE_LIMIT:
-            return _record_failure(
-                factory, owe=owe, request_id=request_id, error=error, wait_seconds=wait_seconds
-            )
-        row = session.get_one(SubaccountRequest, request_id)
-        if row.status != RequestStatus.PROVISIONING:
-            return _superseded(session, request_id, error=error)
-        row.zoom_attempts -= 1  # a 429 certainly created nothing
-        delay_seconds = min(60.0, 2.0 ** min(requeues, 6))
-        row.claimed_by = RATE_LIMITED_HOLD
-        row.claim_expires_at = datetime.now(UTC) + timedelta(seconds=delay_seconds)
-        add_event(
-            session,
-            request_id=request_id,
-            kind=EventKind.REQUEUED,
-            detail={
-                "reason": "rate_limited",
-                "retry_in_seconds": delay_seconds,
-                **wait_detail(wait_seconds),
-            },
-        )
-    return ProvisionResult(request=row, error=error, requeued=True)
 
 
 def _body_for(row: SubaccountRequest, password: str) -> dict[str, Any]:
@@ -307,105 +249,3 @@ def _body_for(row: SubaccountRequest, password: str) -> dict[str, Any]:
         sub_reseller_id=row.sub_reseller_id,
         options=row.options,
     )
-
-
-def _record_success(
-    factory: sessionmaker[Session],
-    *,
-    owe: OweOutcome,
-    request_id: int,
-    account: CreatedAccount,
-    password: str | None,
-    reconciled: bool = False,
-    wait_seconds: float = 0.0,
-) -> ProvisionResult:
-    with factory.begin() as session:
-        row = _take_outcome(session, request_id, RequestStatus.CREATED)
-        if row is None:
-            return _superseded(session, request_id, account=account)
-        row.zoom_http_status = 201 if not reconciled else 200
-        row.zoom_account_id = account.id
-        row.zoom_owner_id = account.owner_id or None
-        row.zoom_owner_email = account.owner_email
-        row.zoom_created_at = account.created_at or None
-        # A generated password stays (encrypted) until Slack confirms the requester's DM
-        # (bot/delivery/sender.py) or, for a bulk row, its batch's report hands all of them
-        # over (bot/provisioning/batch_progress.py); either then erases it.
-        _finish(row, keep_password=password is not None)
-        detail: dict[str, Any] = {
-            "http_status": row.zoom_http_status,
-            "account_id": account.id,
-            "owner_id": account.owner_id,
-        }
-        if reconciled:
-            detail["reconciled"] = True
-        detail.update(wait_detail(wait_seconds))
-        add_event(session, request_id=request_id, kind=EventKind.ZOOM_RESULT, detail=detail)
-        result = ProvisionResult(
-            request=row, account=account, generated_password=password, reconciled=reconciled
-        )
-        owe(session, result)
-    return result
-
-
-def _record_failure(
-    factory: sessionmaker[Session],
-    *,
-    owe: OweOutcome,
-    request_id: int,
-    error: ZoomError,
-    wait_seconds: float = 0.0,
-) -> ProvisionResult:
-    status = RequestStatus.FAILED if error.outcome_known else RequestStatus.UNKNOWN
-    with factory.begin() as session:
-        row = _take_outcome(session, request_id, status)
-        if row is None:
-            return _superseded(session, request_id, error=error)
-        row.zoom_http_status = error.http_status
-        row.zoom_error_code = error.zoom_code
-        row.zoom_error_message = error.zoom_message
-        _finish(row)
-        detail = error_detail(error) | wait_detail(wait_seconds)
-        add_event(session, request_id=request_id, kind=EventKind.ZOOM_RESULT, detail=detail)
-        result = ProvisionResult(request=row, error=error)
-        owe(session, result)
-    logger.info("request %s: Zoom call ended %s (%s)", request_id, status, type(error).__name__)
-    return result
-
-
-def _take_outcome(
-    session: Session, request_id: int, status: RequestStatus
-) -> SubaccountRequest | None:
-    """The one move out of `provisioning`, as a conditional UPDATE: of two holders (one whose
-    lease lapsed mid-call, one that took the job over and reconciled it) only the first to
-    commit records an outcome and owes its notices. None for the other."""
-    moved = move_accounts(
-        session,
-        SubaccountRequest.id == request_id,
-        frm=RequestStatus.PROVISIONING,
-        to=status,
-        cause=Cause.ZOOM_JOB,
-    )
-    if not moved:
-        return None
-    return session.get_one(SubaccountRequest, request_id, populate_existing=True)
-
-
-def _superseded(
-    session: Session,
-    request_id: int,
-    *,
-    account: CreatedAccount | None = None,
-    error: ZoomError | None = None,
-) -> ProvisionResult:
-    row = session.get_one(SubaccountRequest, request_id)
-    logger.info("request %s: its outcome was already recorded (%s)", request_id, row.status)
-    return ProvisionResult(request=row, account=account, error=error, superseded=True)
-
-
-def _finish(row: SubaccountRequest, *, keep_password: bool = False) -> None:
-    """The job is over: erase the password and give up the claim."""
-    if not keep_password:
-        row.password_ciphertext = None
-    row.claimed_by = None
-    row.claim_expires_at = None

@@ -16,7 +16,8 @@ from bot.config import Settings, load_settings
 from bot.errors import ConfigurationError
 from bot.observability.logs import configure_logging
 from bot.observability.side_server import start_side_server
-from bot.runtime.compose import Role, Runtime, build_runtime, health_limits
+from bot.runtime.compose import Role, Runtime, build_runtime
+from bot.runtime.parts import health_limits
 from bot.runtime.web import WSGIApp, make_http_server
 
 logger = logging.getLogger("zoombot")

@@ -7,7 +7,7 @@ import time
 from sqlalchemy import select
 
 from bot.db.models import RequestEvent, SlackOutbox
-from bot.delivery.sender import METADATA_TYPE
+from bot.delivery.posting import METADATA_TYPE
 from bot.requests import workflow
 from tests.flow.bulk_support import (
     batch,

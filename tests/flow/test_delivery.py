@@ -18,7 +18,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
 from bot.db.models import HeldReaction, RequestEvent, SlackOutbox
-from bot.delivery.sender import METADATA_TYPE
+from bot.delivery.posting import METADATA_TYPE
 from tests.flow.support import approve, dms, message_text, posts, thread_replies
 from tests.harness import (
     APPROVAL_CHANNEL,

@@ -5,7 +5,7 @@ import httpx
 
 from bot.flows.queries import Queries
 from bot.observability.side_server import start_side_server
-from bot.runtime.compose import health_limits
+from bot.runtime.parts import health_limits
 from tests.flow.support import approve
 from tests.harness import BOT_TOKEN, GOOD_PASSWORD, SIGNING_SECRET, ZOOM_CLIENT_SECRET
 from tests.prometheus_text import parse, value

@@ -44,14 +44,14 @@ from tests.reliability.cluster import (
 
 pytestmark = [pytest.mark.reliability, pytest.mark.postgres]
 
-METADATA_TYPE = "zoombot_outbox"  # what bot/delivery/sender.py tags its posts with
+METADATA_TYPE = "zoombot_outbox"  # what bot/delivery/posting.py tags its posts with
 HEALTHY = {"status": "ok", "database": "ok", "worker": "ok", "outbox": "ok"}
 # A worker's first heartbeat comes before it claims anything (bot/delivery/worker.py).
 WORKER_START_TIMEOUT_SECONDS = START_TIMEOUT_SECONDS
 # Long enough for the web process to have handed the row to a worker, were it (wrongly) one:
 # its delivery loop, if any, would poll within a second (DeliveryWorker.poll_seconds).
 NO_WORKER_WATCH_SECONDS = 3.0
-# The holder's heartbeat lapses after store.HOLDER_SILENT_SECONDS (12 s); then a poll (1 s),
+# The holder's heartbeat lapses after heartbeats.HOLDER_SILENT_SECONDS (12 s); then a poll (1 s),
 # a look-up and a commit. Generous, as CI machines are slow; it only bounds a failing run.
 TAKEOVER_TIMEOUT_SECONDS = 60.0
 BURST = 20

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.db.models import RequestStatus, SubaccountRequest
-from bot.provisioning.job import ProvisionResult
+from bot.provisioning.results import ProvisionResult
 from bot.slack.render.blocks import describe_options, escape, mention, slack_date
 
 

@@ -7,7 +7,8 @@ from bot.config import load_settings
 from bot.errors import ConfigurationError
 from bot.observability.redaction import REDACTED, forget_secret, redact
 from bot.requests.passwords import PasswordVault, PasswordVaultError, parse_keys
-from bot.runtime.compose import password_vault, protect_secrets
+from bot.runtime.parts import password_vault
+from bot.runtime.safeguards import protect_secrets
 
 OLD, NEW = Fernet.generate_key(), Fernet.generate_key()
 REQUIRED = {

@@ -19,6 +19,7 @@ from bot.db.models import RequestApproval, RequestEvent, RequestStatus, Subaccou
 from bot.db.session import make_engine, make_session_factory
 from bot.observability.redaction import REDACTED, redact
 from bot.provisioning import job
+from bot.provisioning.results import record_success
 from bot.requests import decisions, workflow
 from bot.requests.decisions import DecisionOutcome
 from bot.requests.passwords import PasswordVault, password_problems
@@ -922,7 +923,7 @@ def test_a_holder_whose_lease_lapsed_mid_call_records_nothing_after_the_taker_ov
         owed.append(result.request.status)
 
     def taken_over(_body):
-        job._record_success(
+        record_success(
             sessions,
             owe=owe,
             request_id=request_id,
