@@ -7,24 +7,13 @@ from __future__ import annotations
 from sqlalchemy import Connection
 
 from bot.delivery import batch_delivery
-from bot.delivery.sends import OnPosted, SendParts, update_in_place
+from bot.delivery.sends import Sending, update_in_place
 from bot.delivery.settling import Deferred
 from bot.delivery.slack_errors import SlackFailure, Verdict
 from bot.delivery.store import OutboxRow
-from bot.slack.render.blocks import ApprovalSettings
 
 
-class BatchSends:
-    def __init__(
-        self, parts: SendParts, *, approval: ApprovalSettings, on_posted: OnPosted
-    ) -> None:
-        self._engine = parts.engine
-        self._poster = parts.poster
-        self._settler = parts.settler
-        self._renderer = parts.renderer
-        self._approval = approval
-        self._on_posted = on_posted
-
+class BatchSends(Sending):
     def batch_post(self, row: OutboxRow) -> None:
         assert row.channel_id is not None
         batch_id = batch_delivery.batch_id_of(row.payload)

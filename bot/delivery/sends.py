@@ -59,7 +59,9 @@ def update_in_place(
     settler.settle(row, ts=ts, channel_id=channel)
 
 
-class Sends:
+class Sending:
+    """What every kind's sends work with: the poster, the settler, the renderer."""
+
     def __init__(
         self, parts: SendParts, *, approval: ApprovalSettings, on_posted: OnPosted
     ) -> None:
@@ -70,6 +72,8 @@ class Sends:
         self._approval = approval
         self._on_posted = on_posted
 
+
+class Sends(Sending):
     def request_post(self, row: OutboxRow) -> None:
         assert row.request_id is not None
         assert row.channel_id is not None

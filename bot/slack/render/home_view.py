@@ -24,7 +24,7 @@ from slack_sdk.models.views import View
 from bot.db.models import RequestStatus, SubaccountRequest
 from bot.slack import ids
 from bot.slack.render.blocks import escape, fit, mention, slack_date
-from bot.slack.render.request_list import age, message_link
+from bot.slack.render.request_list import age, message_link, outcome_summary
 
 REASON_SHOWN = 300  # characters of a reason on the Home; the message has it in full
 
@@ -195,7 +195,7 @@ def _mine_text(row: SubaccountRequest, now: datetime, team_domain: str) -> str:
         _who(row) if row.email else "(no details: refused)",
         f"asked {slack_date(row.created_at)} ({age(row.created_at, now)})",
     ]
-    outcome = _outcome(row)
+    outcome = outcome_summary(row, rejected="rejected by")
     if outcome:
         parts.append(outcome)
     return " — ".join(parts) + _link(row, team_domain)
@@ -204,19 +204,6 @@ def _mine_text(row: SubaccountRequest, now: datetime, team_domain: str) -> str:
 def _who(row: SubaccountRequest) -> str:
     name = fit(f"{row.first_name or ''} {row.last_name or ''}".strip(), 200)
     return f"{name} <{escape(row.email or '')}>" if row.email else name
-
-
-def _outcome(row: SubaccountRequest) -> str:
-    """The Zoom account, Zoom's error code, or who rejected; nothing while undecided."""
-    status = RequestStatus(row.status)
-    if status == RequestStatus.CREATED and row.zoom_account_id:
-        return f"Zoom account `{escape(row.zoom_account_id)}`"
-    if status in (RequestStatus.FAILED, RequestStatus.UNKNOWN):
-        code = f"Zoom code {row.zoom_error_code}" if row.zoom_error_code is not None else ""
-        return ("check Zoom; " if status == RequestStatus.UNKNOWN else "") + (code or "no answer")
-    if status == RequestStatus.REJECTED:
-        return f"rejected by {mention(row.approver_id)}"
-    return ""
 
 
 def _link(row: SubaccountRequest, team_domain: str) -> str:

@@ -27,7 +27,7 @@ def _line(row: SubaccountRequest, *, now: datetime, team_domain: str) -> str:
         who.strip(),
         f"asked {slack_date(row.created_at)} ({age(row.created_at, now)})",
     ]
-    outcome = _outcome(row)
+    outcome = outcome_summary(row)
     if outcome:
         parts.append(outcome)
     link = message_link(row, team_domain)
@@ -44,7 +44,9 @@ def age(moment: datetime, now: datetime) -> str:
     return "just now"
 
 
-def _outcome(row: SubaccountRequest) -> str:
+def outcome_summary(row: SubaccountRequest, *, rejected: str = "by") -> str:
+    """The Zoom account, Zoom's error code, or who rejected (after `rejected`); nothing while
+    undecided."""
     status = RequestStatus(row.status)
     if status == RequestStatus.CREATED and row.zoom_account_id:
         return f"Zoom account `{escape(row.zoom_account_id)}`"
@@ -52,7 +54,7 @@ def _outcome(row: SubaccountRequest) -> str:
         code = f"Zoom code {row.zoom_error_code}" if row.zoom_error_code is not None else ""
         return ("check Zoom; " if status == RequestStatus.UNKNOWN else "") + (code or "no answer")
     if status == RequestStatus.REJECTED:
-        return f"by {mention(row.approver_id)}"
+        return f"{rejected} {mention(row.approver_id)}"
     return ""
 
 
