@@ -14,8 +14,9 @@ from slack_sdk.models.views import View
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import BatchStatus, RequestBatch
+from bot.flows.common import record_denied
 from bot.flows.unavailable import when_database_down
-from bot.requests import batches, workflow
+from bot.requests import batches
 from bot.requests.csv_rows import BulkParse, CsvProblem, parse_bulk_csv
 from bot.requests.events import EventKind
 from bot.requests.passwords import PasswordVault
@@ -87,16 +88,7 @@ class BulkFlows:
         self._notifier.open_modal(trigger_id=trigger_id, view=form)
 
     def _record_denied(self, user_id: str, channel_id: str | None, what: str, reason: str) -> None:
-        # The refusal still reaches the person; the log keeps what the table could not.
-        refusal = f"recording the refusal of {user_id}"
-        with when_database_down(refusal), self._sessions.begin() as session:
-            workflow.record_denied(
-                session,
-                requester_id=user_id,
-                channel_id=channel_id,
-                attempted=what,
-                reason=reason,
-            )
+        record_denied(self._sessions, user_id, channel_id, what, reason)
 
     def check(self, *, user_id: str, channel_id: str | None, form: FormInput) -> FormAnswer:
         """The form's submission: per-row errors in a preview pushed over it; nothing stored but

@@ -59,3 +59,19 @@ def owe_home_refresh(
     # No one waits on it: the log line is all there is.
     with when_database_down("owing a Home refresh"), sessions.begin() as session:
         outbox.owe(session, outbox.home(user_id, notice=notice))
+
+
+def record_denied(
+    sessions: sessionmaker[Session],
+    user_id: str,
+    channel_id: str | None,
+    attempted: str,
+    reason: str,
+) -> None:
+    """A refused request still gets its row; the refusal reaches the person either way, and
+    the log keeps what the table could not."""
+    refusal = f"recording the refusal of {user_id}"
+    with when_database_down(refusal), sessions.begin() as session:
+        workflow.record_denied(
+            session, requester_id=user_id, channel_id=channel_id, attempted=attempted, reason=reason
+        )

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.delivery import outbox
 from bot.flows import request_again
-from bot.flows.common import FlowSettings, logger
+from bot.flows.common import FlowSettings, logger, record_denied
 from bot.flows.unavailable import when_database_down
 from bot.requests import workflow
 from bot.requests.passwords import PasswordVault
@@ -79,16 +79,7 @@ class RequestForms:
     ) -> None:
         verdict = self._policy.may_request(user_id)
         if not verdict.allowed:
-            # The refusal still reaches the person; the log keeps what the table could not.
-            refusal = f"recording the refusal of {user_id}"
-            with when_database_down(refusal), self._sessions.begin() as session:
-                workflow.record_denied(
-                    session,
-                    requester_id=user_id,
-                    channel_id=channel_id,
-                    attempted="slash_command",
-                    reason=verdict.reason,
-                )
+            record_denied(self._sessions, user_id, channel_id, "slash_command", verdict.reason)
             self._notifier.respond(response_url=response_url, text=messages.denied_request_text())
             return
         form = request_form(channel_id=channel_id, require_reason=self.settings.require_reason)
