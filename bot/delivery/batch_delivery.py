@@ -30,7 +30,7 @@ def batch_id_of(payload: dict[str, Any]) -> int:
 def add_batch_event(
     db: Connection, *, batch_id: int, kind: EventKind, detail: dict[str, Any] | None = None
 ) -> None:
-    """bulk_workflow.add_batch_event, on a Connection."""
+    """batches.add_batch_event, on a Connection."""
     detail = {"batch_id": batch_id, **(detail or {})}
     db.execute(insert(_EVENTS).values(batch_id=batch_id, request_id=None, kind=kind, detail=detail))
 
@@ -49,7 +49,7 @@ def attach_batch_message(db: Connection, *, batch_id: int, channel_id: str, ts: 
 
 
 def release_held_jobs(db: Connection, *, batch_id: int) -> None:
-    """bulk_workflow.release_jobs on a Connection: the rows' provisioning jobs are due now."""
+    """batches.release_jobs on a Connection: the rows' provisioning jobs are due now."""
     db.execute(
         update(_REQUESTS)
         .where(_REQUESTS.c.batch_id == batch_id, _REQUESTS.c.claimed_by == HOLD_FOR_ANNOUNCE)

@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 
 def _password_to_send(row: SubaccountRequest) -> bool:
-    """As bulk_report.passwords_csv selects them."""
+    """As batch_report.passwords_csv selects them."""
     return bool(row.password_generated and row.password_ciphertext and row.zoom_account_id)
 
 

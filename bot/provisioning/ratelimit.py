@@ -2,7 +2,7 @@
 
 Zoom's limits are per account and shared by all apps on it, so a per-process bucket would let
 three instances send three times the rate. One locked row hands out slots in order, and
-the Zoom client waits for its slot right before each request goes out (see runtime.py).
+the Zoom client waits for its slot right before each request goes out (see runtime/parts.py).
 """
 
 from __future__ import annotations

@@ -122,7 +122,7 @@ def new_request_row(
     )
     if not required_approvals:
         # A batch needing no approval holds its jobs until its message is posted (see
-        # bulk_workflow.release_jobs), so progress can update it; the hold lapses by itself.
+        # batches.release_jobs), so progress can update it; the hold lapses by itself.
         values["claimed_by"] = HOLD_FOR_ANNOUNCE
         values["claim_expires_at"] = datetime.now(UTC) + ANNOUNCE_HOLD
     return SubaccountRequest(**values, **extra)

@@ -127,7 +127,7 @@ def preview_view(*, draft_id: int, parsed: BulkParse) -> View:
         title="Check the rows",
         submit=f"Submit {valid:,}",
         close="Back",
-        # Slack then says when it is closed, so the draft goes at once (see listeners/bulk.py).
+        # Slack then says when it is closed, so the draft goes at once (see listeners/batches.py).
         notify_on_close=True,
         private_metadata=json.dumps({"draft_id": draft_id}),
         blocks=blocks,
